@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dmem_balloon: virtio transport. Binds QEMU's virtio-balloon device, owns
+ * its virtqueues and config space, and carries page lists to the host.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/device.h>
+#include <linux/module.h>
+#include <linux/oom.h>
+#include <linux/slab.h>
+#include <linux/version.h>
+#include <linux/virtio_config.h>
+#include <uapi/linux/virtio_ring.h>
+
+#include "dmem_balloon.h"
+
+enum dmem_vq {
+	DMEM_VQ_INFLATE,
+	DMEM_VQ_DEFLATE,
+	DMEM_VQ_STATS,
+	DMEM_VQ_REPORTING,
+	DMEM_VQ_MAX
+};
+
+static void dmem_ack(struct virtqueue *vq)
+{
+	struct dmem_balloon *b = vq->vdev->priv;
+
+	wake_up(&b->acked);
+}
+
+/*
+ * Hand @nr_pfns entries of @b->pfns to the host on @vq and wait until it has
+ * processed them. The host is not trusted to be well behaved: if the queue
+ * breaks (device reset, surprise removal) we stop waiting rather than hang.
+ */
+void dmem_tell_host(struct dmem_balloon *b, struct virtqueue *vq,
+		    unsigned int nr_pfns)
+{
+	struct scatterlist sg;
+	unsigned int len;
+	int err;
+
+	lockdep_assert_held(&b->xfer_lock);
+
+	sg_init_one(&sg, b->pfns, sizeof(b->pfns[0]) * nr_pfns);
+	/* Only one buffer is ever in flight per queue: adding cannot fail. */
+	err = virtqueue_add_outbuf(vq, &sg, 1, b, GFP_KERNEL);
+	if (WARN_ON_ONCE(err))
+		return;
+	virtqueue_kick(vq);
+	wait_event(b->acked, virtqueue_get_buf(vq, &len) ||
+			     virtqueue_is_broken(vq));
+}
+
+static int dmem_free_page_report(struct page_reporting_dev_info *pr,
+				 struct scatterlist *sg, unsigned int nents)
+{
+	struct dmem_balloon *b = container_of(pr, struct dmem_balloon,
+					      pr_dev_info);
+	struct virtqueue *vq = b->reporting_vq;
+	unsigned long bytes = 0;
+	unsigned int len, i;
+	int err;
+
+	for (i = 0; i < nents; i++)
+		bytes += sg[i].length;
+
+	/* The page_reporting core sends at most its capacity, our ring size. */
+	err = virtqueue_add_inbuf(vq, sg, nents, b, GFP_NOWAIT | __GFP_NOWARN);
+	if (err)
+		return err;
+	virtqueue_kick(vq);
+	wait_event(b->acked, virtqueue_get_buf(vq, &len) ||
+			     virtqueue_is_broken(vq));
+	atomic_long_add(bytes >> VIRTIO_BALLOON_PFN_SHIFT, &b->cnt.reported);
+	return 0;
+}
+
+void dmem_queue_resize(struct dmem_balloon *b, unsigned long delay)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&b->stop_lock, flags);
+	if (!b->stop_update) {
+		if (delay)
+			queue_delayed_work(b->wq, &b->resize_work, delay);
+		else
+			mod_delayed_work(b->wq, &b->resize_work, 0);
+	}
+	spin_unlock_irqrestore(&b->stop_lock, flags);
+}
+
+static void dmem_config_changed(struct virtio_device *vdev)
+{
+	dmem_queue_resize(vdev->priv, 0);
+}
+
+/*
+ * Unlike the other queues, the stats queue is driven by the host: we give it
+ * one buffer, and each time the host wants fresh numbers it hands that
+ * buffer back (this callback); we refill it and return it. Gathering the
+ * numbers may sleep, so the answer is prepared in process context.
+ */
+static void dmem_stats_request(struct virtqueue *vq)
+{
+	struct dmem_balloon *b = vq->vdev->priv;
+	unsigned long flags;
+
+	spin_lock_irqsave(&b->stop_lock, flags);
+	if (!b->stop_update)
+		queue_work(system_freezable_wq, &b->stats_work);
+	spin_unlock_irqrestore(&b->stop_lock, flags);
+}
+
+static int dmem_find_vqs(struct dmem_balloon *b)
+{
+	struct virtio_device *vdev = b->vdev;
+	struct virtqueue *vqs[DMEM_VQ_MAX];
+	const char *names[DMEM_VQ_MAX] = {
+		[DMEM_VQ_INFLATE] = "inflate",
+		[DMEM_VQ_DEFLATE] = "deflate",
+	};
+	vq_callback_t *callbacks[DMEM_VQ_MAX] = {
+		[DMEM_VQ_INFLATE] = dmem_ack,
+		[DMEM_VQ_DEFLATE] = dmem_ack,
+	};
+	int err;
+
+	/* A NULL name means "no such queue": find_vqs skips it. */
+	if (virtio_has_feature(vdev, VIRTIO_BALLOON_F_STATS_VQ)) {
+		names[DMEM_VQ_STATS] = "stats";
+		callbacks[DMEM_VQ_STATS] = dmem_stats_request;
+	}
+	if (virtio_has_feature(vdev, VIRTIO_BALLOON_F_REPORTING)) {
+		names[DMEM_VQ_REPORTING] = "reporting";
+		callbacks[DMEM_VQ_REPORTING] = dmem_ack;
+	}
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
+	{
+		struct virtqueue_info info[DMEM_VQ_MAX] = {};
+		int i;
+
+		for (i = 0; i < DMEM_VQ_MAX; i++) {
+			info[i].name = names[i];
+			info[i].callback = callbacks[i];
+		}
+		err = virtio_find_vqs(vdev, DMEM_VQ_MAX, vqs, info, NULL);
+	}
+#else
+	err = virtio_find_vqs(vdev, DMEM_VQ_MAX, vqs, callbacks, names, NULL);
+#endif
+	if (err)
+		return err;
+
+	b->inflate_vq = vqs[DMEM_VQ_INFLATE];
+	b->deflate_vq = vqs[DMEM_VQ_DEFLATE];
+	b->stats_vq = names[DMEM_VQ_STATS] ? vqs[DMEM_VQ_STATS] : NULL;
+	b->reporting_vq = names[DMEM_VQ_REPORTING] ?
+			  vqs[DMEM_VQ_REPORTING] : NULL;
+	return 0;
+}
+
+/* Give the host the first stats buffer, which it keeps until it wants more. */
+static int dmem_prime_stats(struct dmem_balloon *b)
+{
+	struct scatterlist sg;
+	unsigned int n;
+	int err;
+
+	if (!b->stats_vq)
+		return 0;
+	n = dmem_fill_stats(b);
+	sg_init_one(&sg, b->stats, sizeof(b->stats[0]) * n);
+	err = virtqueue_add_outbuf(b->stats_vq, &sg, 1, b, GFP_KERNEL);
+	if (err)
+		return err;
+	virtqueue_kick(b->stats_vq);
+	return 0;
+}
+
+/* Bring the device up: queues, DRIVER_OK, first stats buffer, first resize. */
+static int dmem_start(struct dmem_balloon *b)
+{
+	int err;
+
+	err = dmem_find_vqs(b);
+	if (err)
+		return err;
+	/* Accept work before the host can first hand the stats buffer back. */
+	spin_lock_irq(&b->stop_lock);
+	b->stop_update = false;
+	spin_unlock_irq(&b->stop_lock);
+	virtio_device_ready(b->vdev);
+	err = dmem_prime_stats(b);
+	if (err) {
+		spin_lock_irq(&b->stop_lock);
+		b->stop_update = true;
+		spin_unlock_irq(&b->stop_lock);
+		cancel_delayed_work_sync(&b->resize_work);
+		cancel_work_sync(&b->stats_work);
+		virtio_reset_device(b->vdev);
+		b->vdev->config->del_vqs(b->vdev);
+		return err;
+	}
+	dmem_queue_resize(b, 0);
+	return 0;
+}
+
+/*
+ * The exact reverse of dmem_start(): stop queueing work, wait for what runs,
+ * return every page to the guest (telling the host first), tell the host the
+ * balloon is empty, then reset the device and free its queues.
+ */
+static void dmem_stop(struct dmem_balloon *b)
+{
+	spin_lock_irq(&b->stop_lock);
+	b->stop_update = true;
+	spin_unlock_irq(&b->stop_lock);
+	cancel_delayed_work_sync(&b->resize_work);
+	cancel_work_sync(&b->stats_work);
+
+	dmem_release_all(b);
+	dmem_update_actual(b);
+
+	virtio_reset_device(b->vdev);
+	b->vdev->config->del_vqs(b->vdev);
+}
+
+static int dmem_probe(struct virtio_device *vdev)
+{
+	struct dmem_balloon *b;
+	int err;
+
+	if (!vdev->config->get) {
+		dev_err(&vdev->dev, "config space access is not supported\n");
+		return -EINVAL;
+	}
+
+	b = kzalloc(sizeof(*b), GFP_KERNEL);
+	if (!b)
+		return -ENOMEM;
+	vdev->priv = b;
+	b->vdev = vdev;
+	b->tell_host_first = virtio_has_feature(vdev,
+						VIRTIO_BALLOON_F_MUST_TELL_HOST);
+	b->deflate_on_oom = virtio_has_feature(vdev,
+					       VIRTIO_BALLOON_F_DEFLATE_ON_OOM);
+	b->has_reporting = virtio_has_feature(vdev, VIRTIO_BALLOON_F_REPORTING);
+	init_waitqueue_head(&b->acked);
+	mutex_init(&b->xfer_lock);
+	spin_lock_init(&b->stop_lock);
+	INIT_DELAYED_WORK(&b->resize_work, dmem_resize_work);
+	INIT_WORK(&b->stats_work, dmem_stats_work);
+	dmem_balloon_init(b);
+
+	err = -ENOMEM;
+	b->pfns = kmalloc_array(DMEM_BATCH_PFNS, sizeof(b->pfns[0]),
+				GFP_KERNEL);
+	if (!b->pfns)
+		goto out_free_b;
+	b->wq = alloc_ordered_workqueue("dmem_balloon", WQ_FREEZABLE);
+	if (!b->wq)
+		goto out_free_pfns;
+
+	/* The workers stay idle until dmem_start() clears stop_update. */
+	b->stop_update = true;
+	err = dmem_start(b);
+	if (err)
+		goto out_destroy_wq;
+
+	if (b->deflate_on_oom) {
+		b->oom_nb.notifier_call = dmem_oom_notify;
+		b->oom_nb.priority = 80;
+		err = register_oom_notifier(&b->oom_nb);
+		if (err)
+			goto out_stop;
+	}
+
+	if (b->has_reporting) {
+		b->pr_dev_info.report = dmem_free_page_report;
+		err = -ENOSPC;
+		if (virtqueue_get_vring_size(b->reporting_vq) <
+		    PAGE_REPORTING_CAPACITY)
+			goto out_oom;
+		err = page_reporting_register(&b->pr_dev_info);
+		if (err)
+			goto out_oom;
+	}
+
+	err = sysfs_create_group(&vdev->dev.kobj, &dmem_attr_group);
+	if (err)
+		goto out_reporting;
+
+	dev_info(&vdev->dev,
+		 "dmem_balloon bound: stats %s, tell-host %s, deflate-on-oom %s, free page reporting %s\n",
+		 b->stats_vq ? "on" : "off", b->tell_host_first ? "on" : "off",
+		 b->deflate_on_oom ? "on" : "off",
+		 b->has_reporting ? "on" : "off");
+	if (!b->deflate_on_oom)
+		dev_info(&vdev->dev,
+			 "host did not offer deflate-on-oom: only the floor protects this guest (libvirt: <memballoon ... deflate-on-oom='on'/>)\n");
+	return 0;
+
+out_reporting:
+	if (b->has_reporting)
+		page_reporting_unregister(&b->pr_dev_info);
+out_oom:
+	if (b->deflate_on_oom)
+		unregister_oom_notifier(&b->oom_nb);
+out_stop:
+	dmem_stop(b);
+out_destroy_wq:
+	destroy_workqueue(b->wq);
+out_free_pfns:
+	kfree(b->pfns);
+out_free_b:
+	kfree(b);
+	return err;
+}
+
+static void dmem_remove(struct virtio_device *vdev)
+{
+	struct dmem_balloon *b = vdev->priv;
+
+	sysfs_remove_group(&vdev->dev.kobj, &dmem_attr_group);
+	if (b->has_reporting)
+		page_reporting_unregister(&b->pr_dev_info);
+	if (b->deflate_on_oom)
+		unregister_oom_notifier(&b->oom_nb);
+	dmem_stop(b);
+	destroy_workqueue(b->wq);
+	kfree(b->pfns);
+	kfree(b);
+}
+
+#ifdef CONFIG_PM_SLEEP
+/* Our workqueue is freezable: the PM core has already frozen it. */
+static int dmem_freeze(struct virtio_device *vdev)
+{
+	dmem_stop(vdev->priv);
+	return 0;
+}
+
+static int dmem_restore(struct virtio_device *vdev)
+{
+	return dmem_start(vdev->priv);
+}
+#endif
+
+static int dmem_validate(struct virtio_device *vdev)
+{
+	/*
+	 * Free page reporting lets the host discard reported pages; without a
+	 * way to tell it how free pages must read back (PAGE_POISON), only
+	 * allow it when the kernel does not rely on their content.
+	 */
+	if (!want_init_on_free() && !page_poisoning_enabled_static())
+		__virtio_clear_bit(vdev, VIRTIO_BALLOON_F_PAGE_POISON);
+	else if (!virtio_has_feature(vdev, VIRTIO_BALLOON_F_PAGE_POISON))
+		__virtio_clear_bit(vdev, VIRTIO_BALLOON_F_REPORTING);
+
+	/* Reporting runs with GFP_NOWAIT: no indirect descriptor tables. */
+	__virtio_clear_bit(vdev, VIRTIO_RING_F_INDIRECT_DESC);
+	__virtio_clear_bit(vdev, VIRTIO_F_ACCESS_PLATFORM);
+	return 0;
+}
+
+static const struct virtio_device_id dmem_id_table[] = {
+	{ VIRTIO_ID_BALLOON, VIRTIO_DEV_ANY_ID },
+	{ 0 },
+};
+
+static unsigned int dmem_features[] = {
+	VIRTIO_BALLOON_F_MUST_TELL_HOST,
+	VIRTIO_BALLOON_F_STATS_VQ,
+	VIRTIO_BALLOON_F_DEFLATE_ON_OOM,
+	VIRTIO_BALLOON_F_PAGE_POISON,
+	VIRTIO_BALLOON_F_REPORTING,
+};
+
+static struct virtio_driver dmem_driver = {
+	.feature_table = dmem_features,
+	.feature_table_size = ARRAY_SIZE(dmem_features),
+	.driver.name = KBUILD_MODNAME,
+	.driver.owner = THIS_MODULE,
+	.id_table = dmem_id_table,
+	.validate = dmem_validate,
+	.probe = dmem_probe,
+	.remove = dmem_remove,
+	.config_changed = dmem_config_changed,
+#ifdef CONFIG_PM_SLEEP
+	.freeze = dmem_freeze,
+	.restore = dmem_restore,
+#endif
+};
+
+/* A balloon device that another driver (the in-tree one) holds: say so. */
+static int dmem_check_foreign(struct device *dev, void *unused)
+{
+	struct virtio_device *vdev = dev_to_virtio(dev);
+	struct device_driver *drv = READ_ONCE(dev->driver);
+
+	if (vdev->id.device != VIRTIO_ID_BALLOON || !drv ||
+	    drv == &dmem_driver.driver)
+		return 0;
+	pr_warn("%s is bound to %s, not dmem_balloon: blacklist it (install dmem_balloon.conf in /etc/modprobe.d and rebuild the initramfs) or rebind now: echo %s > /sys/bus/virtio/drivers/%s/unbind; echo %s > /sys/bus/virtio/drivers/dmem_balloon/bind\n",
+		dev_name(dev), drv->name, dev_name(dev), drv->name,
+		dev_name(dev));
+	return 0;
+}
+
+static int __init dmem_init(void)
+{
+	int err;
+
+	err = register_virtio_driver(&dmem_driver);
+	if (err)
+		return err;
+	bus_for_each_dev(dmem_driver.driver.bus, NULL, NULL,
+			 dmem_check_foreign);
+	return 0;
+}
+
+static void __exit dmem_exit(void)
+{
+	unregister_virtio_driver(&dmem_driver);
+}
+
+module_init(dmem_init);
+module_exit(dmem_exit);
+MODULE_DEVICE_TABLE(virtio, dmem_id_table);
+MODULE_DESCRIPTION("dmem: virtio-balloon driver for Dynamic Memory");
+MODULE_LICENSE("GPL");

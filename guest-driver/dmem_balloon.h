@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * dmem_balloon: virtio-balloon driver for dmem (Dynamic Memory for KVM).
+ *
+ * Layers, one file each:
+ *   core.c     virtio transport: probe/remove/freeze/restore, virtqueues,
+ *              the host round trip (dmem_tell_host), config changes.
+ *   balloon.c  mechanism and guest-side policy: moving pages to and from
+ *              the host in batches, the floor, OOM deflation, compaction.
+ *   stats.c    the pressure report sent on the stats virtqueue.
+ *   sysfs.c    what userspace sees (the "dmem" attribute group).
+ */
+#ifndef DMEM_BALLOON_H
+#define DMEM_BALLOON_H
+
+#include <linux/atomic.h>
+#include <linux/balloon_compaction.h>
+#include <linux/mutex.h>
+#include <linux/notifier.h>
+#include <linux/page_reporting.h>
+#include <linux/spinlock.h>
+#include <linux/vm_event_item.h>
+#include <linux/virtio.h>
+#include <linux/virtio_balloon.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include "dmem_stats.h"
+
+/* The device counts in 4 KiB pages whatever the guest page size. */
+#define DMEM_PAGES_PER_PAGE	((unsigned int)(PAGE_SIZE >> VIRTIO_BALLOON_PFN_SHIFT))
+
+/*
+ * PFNs sent to the host per round trip: 4096 x 4 KiB = 16 MiB. The buffer is
+ * one page-aligned 16 KiB allocation made at probe time.
+ */
+#define DMEM_BATCH_PFNS		4096
+
+/**
+ * struct dmem_balloon - state of one virtio-balloon device.
+ *
+ * Lock order: @xfer_lock, then @bdev_info.pages_lock (taken inside the
+ * balloon compaction helpers), then @stop_lock.
+ *
+ * @vdev:		the virtio device. Constant while bound.
+ * @inflate_vq:		pages handed to the host. Used under @xfer_lock.
+ * @deflate_vq:		pages taken back from the host. Used under @xfer_lock.
+ * @stats_vq:		host-driven stats requests; NULL without STATS_VQ.
+ *			Used only from @stats_work.
+ * @reporting_vq:	free page reporting; NULL without REPORTING. Serialised
+ *			by the page_reporting core.
+ * @tell_host_first:	MUST_TELL_HOST negotiated. Constant while bound, like
+ *			the other feature flags, which are cached here once
+ *			so that hot paths do not re-test feature bits.
+ * @deflate_on_oom:	DEFLATE_ON_OOM negotiated: we may take pages back
+ *			under OOM pressure without the host asking.
+ * @has_reporting:	REPORTING negotiated and registered.
+ * @acked:		woken when the host returns a buffer on any queue.
+ * @xfer_lock:		serialises the inflate and deflate virtqueues and
+ *			@pfns. It is held across the host round trip because
+ *			@pfns belongs to the device until the host returns it;
+ *			nothing else waits on it except OOM deflation and
+ *			resize (compaction only trylocks it).
+ * @pfns:		PFN array of the round trip in progress. @xfer_lock.
+ * @bdev_info:		balloon compaction state: the list of ballooned pages
+ *			(its own @pages_lock) and our migratepage callback.
+ * @nr_pages:		4 KiB pages currently in the balloon. Written under
+ *			@xfer_lock, read locklessly (READ_ONCE) for reporting.
+ * @target:		4 KiB pages the host asked for, as last read from
+ *			config space. Written only by @resize_work.
+ * @floor_pages:	the last computed floor, in guest pages: inflation
+ *			stops while MemAvailable would drop below it.
+ * @refused:		4 KiB pages of the current target refused because of
+ *			the floor or failed allocations (0 when on target).
+ * @holdoff_until:	jiffies before which no inflation starts again after
+ *			an OOM deflation. @xfer_lock.
+ * @stop_lock:		protects @stop_update against the config-change and
+ *			stats callbacks, which run in interrupt context.
+ * @stop_update:	set on remove/freeze: queue no more work.
+ * @wq:			ordered, freezable workqueue running @resize_work.
+ * @resize_work:	follows the target, one batch per run; delayed when
+ *			a refusal or an allocation failure calls for a retry.
+ * @stats_work:		answers a stats request from the host.
+ * @oom_nb:		OOM notifier; registered with @deflate_on_oom.
+ * @pr_dev_info:	free page reporting registration.
+ * @stats:		the stats buffer; owned by the device while queued.
+ * @events:		scratch space for the stats: vm event counters. Used
+ *			only by the stats path, which is never concurrent.
+ * @cnt:		event counters for sysfs, all atomic.
+ */
+struct dmem_balloon {
+	struct virtio_device *vdev;
+	struct virtqueue *inflate_vq;
+	struct virtqueue *deflate_vq;
+	struct virtqueue *stats_vq;
+	struct virtqueue *reporting_vq;
+
+	bool tell_host_first;
+	bool deflate_on_oom;
+	bool has_reporting;
+
+	wait_queue_head_t acked;
+	struct mutex xfer_lock;
+	__virtio32 *pfns;
+
+	struct balloon_dev_info bdev_info;
+	unsigned long nr_pages;
+	u32 target;
+	unsigned long floor_pages;
+	unsigned long refused;
+	unsigned long holdoff_until;
+
+	spinlock_t stop_lock;
+	bool stop_update;
+	struct workqueue_struct *wq;
+	struct delayed_work resize_work;
+	struct work_struct stats_work;
+
+	struct notifier_block oom_nb;
+	struct page_reporting_dev_info pr_dev_info;
+
+	struct virtio_balloon_stat stats[DMEM_STAT_NR];
+#ifdef CONFIG_VM_EVENT_COUNTERS
+	unsigned long events[NR_VM_EVENT_ITEMS];
+#endif
+
+	struct {
+		atomic_long_t inflated;		/* 4 KiB pages, total */
+		atomic_long_t deflated;		/* 4 KiB pages, total */
+		atomic_long_t refused_requests;	/* resize runs cut short */
+		atomic_long_t alloc_failures;	/* page allocations failed */
+		atomic_long_t oom_events;	/* OOM notifications acted on */
+		atomic_long_t oom_deflated;	/* 4 KiB pages, total */
+		atomic_long_t migrated;		/* pages moved by compaction */
+		atomic_long_t reported;		/* 4 KiB pages reported free */
+		atomic_long_t stats_requests;	/* stats buffers returned */
+	} cnt;
+};
+
+/* core.c */
+void dmem_tell_host(struct dmem_balloon *b, struct virtqueue *vq,
+		    unsigned int nr_pfns);
+void dmem_queue_resize(struct dmem_balloon *b, unsigned long delay);
+
+/* balloon.c */
+void dmem_resize_work(struct work_struct *work);
+void dmem_balloon_init(struct dmem_balloon *b);
+unsigned long dmem_release_all(struct dmem_balloon *b);
+void dmem_update_actual(struct dmem_balloon *b);
+s64 dmem_towards_target(struct dmem_balloon *b);
+unsigned long dmem_compute_floor(unsigned long guest_pages);
+int dmem_oom_notify(struct notifier_block *nb, unsigned long unused,
+		    void *freed);
+
+/* stats.c */
+unsigned int dmem_fill_stats(struct dmem_balloon *b);
+void dmem_stats_work(struct work_struct *work);
+
+/* sysfs.c */
+extern const struct attribute_group dmem_attr_group;
+
+#endif /* DMEM_BALLOON_H */

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dmem_balloon: the pressure report. Every tag the running kernel can
+ * compute, fresh for each host request. Amounts in bytes, events as counts.
+ */
+
+#include <linux/mm.h>
+#include <linux/mmzone.h>
+#include <linux/swap.h>
+#include <linux/vmstat.h>
+
+#include "dmem_balloon.h"
+
+static void dmem_put_stat(struct dmem_balloon *b, unsigned int *idx, u16 tag,
+			  u64 val)
+{
+	if (WARN_ON_ONCE(*idx >= ARRAY_SIZE(b->stats)))
+		return;
+	b->stats[*idx].tag = cpu_to_virtio16(b->vdev, tag);
+	b->stats[*idx].val = cpu_to_virtio64(b->vdev, val);
+	(*idx)++;
+}
+
+static u64 pages_to_bytes(unsigned long pages)
+{
+	return (u64)pages << PAGE_SHIFT;
+}
+
+/**
+ * dmem_fill_stats() - refresh the stats buffer.
+ * @b: the balloon; the buffer must not be queued to the device
+ *
+ * Return: the number of entries filled.
+ */
+unsigned int dmem_fill_stats(struct dmem_balloon *b)
+{
+	unsigned int idx = 0;
+	struct sysinfo si;
+#ifdef CONFIG_VM_EVENT_COUNTERS
+	unsigned long *ev = b->events;
+	u64 stalls = 0;
+	int zid;
+
+	all_vm_events(ev);
+	dmem_put_stat(b, &idx, DMEM_STAT_SWAP_IN,
+		      pages_to_bytes(ev[PSWPIN]));
+	dmem_put_stat(b, &idx, DMEM_STAT_SWAP_OUT,
+		      pages_to_bytes(ev[PSWPOUT]));
+	dmem_put_stat(b, &idx, DMEM_STAT_MAJFLT, ev[PGMAJFAULT]);
+	dmem_put_stat(b, &idx, DMEM_STAT_MINFLT, ev[PGFAULT]);
+#ifdef CONFIG_HUGETLB_PAGE
+	dmem_put_stat(b, &idx, DMEM_STAT_HTLB_PGALLOC,
+		      ev[HTLB_BUDDY_PGALLOC]);
+	dmem_put_stat(b, &idx, DMEM_STAT_HTLB_PGFAIL,
+		      ev[HTLB_BUDDY_PGALLOC_FAIL]);
+#endif
+	dmem_put_stat(b, &idx, DMEM_STAT_OOM_KILL, ev[OOM_KILL]);
+	for (zid = 0; zid < MAX_NR_ZONES; zid++)
+		stalls += ev[ALLOCSTALL_NORMAL - ZONE_NORMAL + zid];
+	dmem_put_stat(b, &idx, DMEM_STAT_ALLOC_STALL, stalls);
+	dmem_put_stat(b, &idx, DMEM_STAT_ASYNC_SCAN,
+		      pages_to_bytes(ev[PGSCAN_KSWAPD]));
+	dmem_put_stat(b, &idx, DMEM_STAT_DIRECT_SCAN,
+		      pages_to_bytes(ev[PGSCAN_DIRECT]));
+	dmem_put_stat(b, &idx, DMEM_STAT_ASYNC_RECLAIM,
+		      pages_to_bytes(ev[PGSTEAL_KSWAPD]));
+	dmem_put_stat(b, &idx, DMEM_STAT_DIRECT_RECLAIM,
+		      pages_to_bytes(ev[PGSTEAL_DIRECT]));
+#endif
+	si_meminfo(&si);
+	dmem_put_stat(b, &idx, DMEM_STAT_MEMFREE, pages_to_bytes(si.freeram));
+	dmem_put_stat(b, &idx, DMEM_STAT_MEMTOT, pages_to_bytes(si.totalram));
+	dmem_put_stat(b, &idx, DMEM_STAT_AVAIL,
+		      pages_to_bytes(max(si_mem_available(), 0L)));
+	dmem_put_stat(b, &idx, DMEM_STAT_CACHES,
+		      pages_to_bytes(global_node_page_state(NR_FILE_PAGES)));
+	return idx;
+}
+
+/* Answer the host's request (see dmem_stats_request) with fresh numbers. */
+void dmem_stats_work(struct work_struct *work)
+{
+	struct dmem_balloon *b = container_of(work, struct dmem_balloon,
+					      stats_work);
+	struct virtqueue *vq = b->stats_vq;
+	struct scatterlist sg;
+	unsigned int len, n;
+
+	/* The buffer is ours again only once the host has returned it. */
+	if (!virtqueue_get_buf(vq, &len))
+		return;
+	n = dmem_fill_stats(b);
+	sg_init_one(&sg, b->stats, sizeof(b->stats[0]) * n);
+	if (virtqueue_add_outbuf(vq, &sg, 1, b, GFP_KERNEL)) {
+		dev_warn_once(&b->vdev->dev, "cannot requeue the stats buffer\n");
+		return;
+	}
+	virtqueue_kick(vq);
+	atomic_long_inc(&b->cnt.stats_requests);
+}

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dmem_balloon: what userspace sees. One read-only value per file in
+ * /sys/bus/virtio/drivers/dmem_balloon/virtio<N>/dmem/, sizes in KiB:
+ *
+ *   target_kib          what the host asks the balloon to hold
+ *   actual_kib          what the balloon holds (reported to the host)
+ *   floor_kib           MemAvailable the guest keeps; inflation stops there
+ *   refused_kib         part of the current target refused (0 = on target)
+ *   refused_requests    times inflation stopped short of a target
+ *   alloc_failures      balloon page allocations that failed
+ *   oom_deflations      OOM notifications that gave memory back
+ *   oom_deflated_kib    memory given back under OOM, in total
+ *   inflated_kib        memory ever handed to the host
+ *   deflated_kib        memory ever taken back from the host
+ *   migrated_pages      balloon pages moved by compaction
+ *   reported_free_kib   free memory reported to the host (REPORTING)
+ *   stats_requests      stats buffers sent to the host
+ *   features            negotiated features, space separated
+ */
+
+#include <linux/device.h>
+#include <linux/sysfs.h>
+#include <linux/virtio_config.h>
+
+#include "dmem_balloon.h"
+
+#define PFNS_TO_KIB(n)	((u64)(n) << (VIRTIO_BALLOON_PFN_SHIFT - 10))
+
+static struct dmem_balloon *to_dmem(struct device *dev)
+{
+	return dev_to_virtio(dev)->priv;
+}
+
+#define DMEM_ATTR(_name, _fmt, _expr)					\
+static ssize_t _name##_show(struct device *dev,				\
+			    struct device_attribute *attr, char *buf)	\
+{									\
+	struct dmem_balloon *b = to_dmem(dev);				\
+									\
+	return sysfs_emit(buf, _fmt "\n", _expr);			\
+}									\
+static DEVICE_ATTR_RO(_name)
+
+DMEM_ATTR(target_kib, "%llu", PFNS_TO_KIB(READ_ONCE(b->target)));
+DMEM_ATTR(actual_kib, "%llu", PFNS_TO_KIB(READ_ONCE(b->nr_pages)));
+DMEM_ATTR(floor_kib, "%llu",
+	  (u64)READ_ONCE(b->floor_pages) << (PAGE_SHIFT - 10));
+DMEM_ATTR(refused_kib, "%llu", PFNS_TO_KIB(READ_ONCE(b->refused)));
+DMEM_ATTR(refused_requests, "%ld",
+	  atomic_long_read(&b->cnt.refused_requests));
+DMEM_ATTR(alloc_failures, "%ld", atomic_long_read(&b->cnt.alloc_failures));
+DMEM_ATTR(oom_deflations, "%ld", atomic_long_read(&b->cnt.oom_events));
+DMEM_ATTR(oom_deflated_kib, "%llu",
+	  PFNS_TO_KIB(atomic_long_read(&b->cnt.oom_deflated)));
+DMEM_ATTR(inflated_kib, "%llu",
+	  PFNS_TO_KIB(atomic_long_read(&b->cnt.inflated)));
+DMEM_ATTR(deflated_kib, "%llu",
+	  PFNS_TO_KIB(atomic_long_read(&b->cnt.deflated)));
+DMEM_ATTR(migrated_pages, "%ld", atomic_long_read(&b->cnt.migrated));
+DMEM_ATTR(reported_free_kib, "%llu",
+	  PFNS_TO_KIB(atomic_long_read(&b->cnt.reported)));
+DMEM_ATTR(stats_requests, "%ld", atomic_long_read(&b->cnt.stats_requests));
+
+static ssize_t features_show(struct device *dev, struct device_attribute *attr,
+			     char *buf)
+{
+	struct dmem_balloon *b = to_dmem(dev);
+
+	return sysfs_emit(buf, "%s%s%s%s\n",
+			  b->stats_vq ? "stats " : "",
+			  b->tell_host_first ? "must-tell-host " : "",
+			  b->deflate_on_oom ? "deflate-on-oom " : "",
+			  b->has_reporting ? "free-page-reporting" : "");
+}
+static DEVICE_ATTR_RO(features);
+
+static struct attribute *dmem_attrs[] = {
+	&dev_attr_target_kib.attr,
+	&dev_attr_actual_kib.attr,
+	&dev_attr_floor_kib.attr,
+	&dev_attr_refused_kib.attr,
+	&dev_attr_refused_requests.attr,
+	&dev_attr_alloc_failures.attr,
+	&dev_attr_oom_deflations.attr,
+	&dev_attr_oom_deflated_kib.attr,
+	&dev_attr_inflated_kib.attr,
+	&dev_attr_deflated_kib.attr,
+	&dev_attr_migrated_pages.attr,
+	&dev_attr_reported_free_kib.attr,
+	&dev_attr_stats_requests.attr,
+	&dev_attr_features.attr,
+	NULL,
+};
+
+const struct attribute_group dmem_attr_group = {
+	.name = "dmem",
+	.attrs = dmem_attrs,
+};
