@@ -1,0 +1,406 @@
+/*
+ * dmemctl.c - the host CLI.
+ *
+ *   dmemctl [--connect URI] status [--json]
+ *   dmemctl [--connect URI] set VM [--minimum SIZE] [--buffer PERCENT]
+ *                                  [--weight W] [--enable|--disable]
+ *   dmemctl [--connect URI] explain VM
+ *
+ * "set" edits the VM's <dmem/> metadata element through libvirt (the same
+ * element `virsh metadata` writes); dmemd picks the change up live.
+ * Exit status: 0 success, 1 failure, 2 usage error.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "config.h"
+#include "dmem_defaults.h"
+#include "error.h"
+#include "metadata.h"
+
+#define EXIT_USAGE 2
+
+typedef struct {
+	char *connect_uri;
+	gboolean version;
+} GlobalOptions;
+
+static const char usage_text[] =
+	"Usage:\n"
+	"  dmemctl [--connect URI] status [--json]\n"
+	"  dmemctl [--connect URI] set VM [--minimum SIZE] [--buffer PERCENT]\n"
+	"                                 [--weight W] [--enable|--disable]\n"
+	"  dmemctl [--connect URI] explain VM\n"
+	"  dmemctl --version\n"
+	"\n"
+	"Commands:\n"
+	"  status    one row per VM: memory, demand, ideal, status and why\n"
+	"  set       change a VM's dmem settings (its libvirt metadata)\n"
+	"  explain   why a VM has the memory it has\n"
+	"\n"
+	"Sizes: 512M, 2G, 1536MiB; a bare number is MiB.\n"
+	"Run 'dmemctl COMMAND --help' for a command's options.\n";
+
+static int usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+static int usage_error(const char *fmt, ...)
+{
+	g_autofree char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	g_printerr("dmemctl: %s (see dmemctl --help)\n", msg);
+	return EXIT_USAGE;
+}
+
+static void silence_libvirt(void *opaque, virErrorPtr err)
+{
+	/* Errors are reported once, with context, by the caller. */
+	(void)opaque;
+	(void)err;
+}
+
+static const char *libvirt_error(void)
+{
+	const char *msg = virGetLastErrorMessage();
+
+	return msg ? msg : "unknown libvirt error";
+}
+
+/* The libvirt URI: --connect, else dmemd.conf's [daemon] uri, else default. */
+static char *resolve_uri(const GlobalOptions *opts)
+{
+	g_autoptr(GError) error = NULL;
+	DmemConfig cfg;
+	char *uri;
+
+	if (opts->connect_uri)
+		return g_strdup(opts->connect_uri);
+	dmem_config_init(&cfg);
+	if (!dmem_config_load_file(&cfg, DMEM_CONFIG_PATH, FALSE, &error))
+		g_printerr("dmemctl: warning: %s; using %s\n", error->message,
+			   DMEM_DEFAULT_URI);
+	uri = g_strdup(cfg.uri);
+	dmem_config_clear(&cfg);
+	return uri;
+}
+
+/* ---- set ---------------------------------------------------------------- */
+
+typedef struct {
+	char *minimum;
+	char *buffer;
+	char *weight;
+	gboolean enable;
+	gboolean disable;
+} SetOptions;
+
+/* Validate the options into a metadata update; usage errors are exit 2. */
+static gboolean set_options_to_update(const SetOptions *o, DmemMetadata *update,
+				      GError **error)
+{
+	*update = (DmemMetadata) { 0 };
+
+	if (o->enable && o->disable) {
+		g_set_error(error, DMEM_ERROR, DMEM_ERROR_INVALID,
+			    "--enable and --disable exclude each other");
+		return FALSE;
+	}
+	if (o->minimum) {
+		if (!dmem_metadata_parse_minimum(o->minimum, &update->minimum_mib,
+						 error)) {
+			g_prefix_error(error, "--minimum ");
+			return FALSE;
+		}
+		update->has_minimum = TRUE;
+	}
+	if (o->buffer) {
+		if (!dmem_metadata_parse_buffer(o->buffer, &update->buffer_percent,
+						error)) {
+			g_prefix_error(error, "--buffer ");
+			return FALSE;
+		}
+		update->has_buffer = TRUE;
+	}
+	if (o->weight) {
+		if (!dmem_metadata_parse_weight(o->weight, &update->weight, error)) {
+			g_prefix_error(error, "--weight ");
+			return FALSE;
+		}
+		update->has_weight = TRUE;
+	}
+	if (o->enable || o->disable) {
+		update->has_enabled = TRUE;
+		update->enabled = o->enable;
+	}
+	if (!update->has_minimum && !update->has_buffer &&
+	    !update->has_weight && !update->has_enabled) {
+		g_set_error(error, DMEM_ERROR, DMEM_ERROR_INVALID,
+			    "nothing to set: give at least one of --minimum, --buffer, --weight, --enable, --disable");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static virDomainPtr lookup_domain(virConnectPtr conn, const char *name)
+{
+	virDomainPtr dom = virDomainLookupByName(conn, name);
+
+	if (!dom)
+		dom = virDomainLookupByUUIDString(conn, name);
+	return dom;
+}
+
+/*
+ * Read-modify-write the <dmem/> element: the persistent definition is the
+ * reference (it is what survives a restart); the result is written to the
+ * persistent definition and, when the VM runs, to the live one.
+ */
+static int apply_settings(const GlobalOptions *opts, const char *vm,
+			  const DmemMetadata *update)
+{
+	g_autofree char *uri = resolve_uri(opts);
+	g_autofree char *old_xml = NULL;
+	g_autofree char *new_xml = NULL;
+	DmemMetadata md = { 0 };
+	virConnectPtr conn = NULL;
+	virDomainPtr dom = NULL;
+	unsigned int flags = 0;
+	int persistent, active;
+	int ret = EXIT_FAILURE;
+
+	virSetErrorFunc(NULL, silence_libvirt);
+	conn = virConnectOpen(uri);
+	if (!conn) {
+		g_printerr("dmemctl: cannot connect to %s: %s\n", uri,
+			   libvirt_error());
+		return EXIT_FAILURE;
+	}
+	dom = lookup_domain(conn, vm);
+	if (!dom) {
+		g_printerr("dmemctl: no VM named '%s' on %s\n", vm, uri);
+		goto out;
+	}
+	persistent = virDomainIsPersistent(dom);
+	active = virDomainIsActive(dom);
+	if (persistent < 0 || active < 0) {
+		g_printerr("dmemctl: %s: cannot query the VM: %s\n", vm,
+			   libvirt_error());
+		goto out;
+	}
+	if (persistent)
+		flags |= VIR_DOMAIN_AFFECT_CONFIG;
+	if (active)
+		flags |= VIR_DOMAIN_AFFECT_LIVE;
+
+	old_xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT,
+				       DMEM_METADATA_URI,
+				       persistent ? VIR_DOMAIN_AFFECT_CONFIG :
+						    VIR_DOMAIN_AFFECT_LIVE);
+	if (old_xml) {
+		g_autoptr(GError) error = NULL;
+
+		if (!dmem_metadata_parse(old_xml, &md, &error)) {
+			g_printerr("dmemctl: %s: %s; replacing it\n", vm,
+				   error->message);
+			md = (DmemMetadata) { 0 };
+		}
+	} else if (virGetLastErrorCode() != VIR_ERR_NO_DOMAIN_METADATA) {
+		g_printerr("dmemctl: %s: cannot read metadata: %s\n", vm,
+			   libvirt_error());
+		goto out;
+	}
+
+	dmem_metadata_merge(&md, update);
+	new_xml = dmem_metadata_format(&md);
+	if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, new_xml,
+				 DMEM_METADATA_KEY, DMEM_METADATA_URI,
+				 flags) < 0) {
+		g_printerr("dmemctl: %s: cannot write metadata: %s\n", vm,
+			   libvirt_error());
+		goto out;
+	}
+	printf("%s: %s (%s)\n", vm, new_xml,
+	       persistent && active ? "live and persistent" :
+	       persistent ? "persistent; the VM is not running" : "live only");
+	ret = EXIT_SUCCESS;
+out:
+	if (dom)
+		virDomainFree(dom);
+	virConnectClose(conn);
+	return ret;
+}
+
+static int cmd_set(const GlobalOptions *opts, int argc, char **argv)
+{
+	SetOptions o = { 0 };
+	const GOptionEntry entries[] = {
+		{ "minimum", 0, 0, G_OPTION_ARG_STRING, &o.minimum,
+		  "Never give the VM less than SIZE (default: its startup memory)",
+		  "SIZE" },
+		{ "buffer", 0, 0, G_OPTION_ARG_STRING, &o.buffer,
+		  "Memory to give above demand, percent (0-"
+		  G_STRINGIFY(DMEM_BUFFER_PERCENT_MAX) ")", "PERCENT" },
+		{ "weight", 0, 0, G_OPTION_ARG_STRING, &o.weight,
+		  "Share of contended memory (0-"
+		  G_STRINGIFY(DMEM_WEIGHT_MAX) ")", "W" },
+		{ "enable", 0, 0, G_OPTION_ARG_NONE, &o.enable,
+		  "Let dmemd manage the VM", NULL },
+		{ "disable", 0, 0, G_OPTION_ARG_NONE, &o.disable,
+		  "Make dmemd leave the VM alone", NULL },
+		{ NULL }
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new("VM - change a VM's dmem settings");
+	g_autoptr(GError) error = NULL;
+	DmemMetadata update;
+	int ret;
+
+	g_set_prgname("dmemctl set");
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	g_option_context_set_summary(ctx,
+		"Writes the VM's <dmem/> metadata (namespace " DMEM_METADATA_URI
+		"); dmemd applies it live.\nSizes: 512M, 2G, 1536MiB; a bare number is MiB.");
+	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+		ret = usage_error("set: %s", error->message);
+		goto out;
+	}
+	if (argc < 2) {
+		ret = usage_error("set: which VM? (dmemctl set VM [options])");
+		goto out;
+	}
+	if (argc > 2) {
+		ret = usage_error("set: unexpected argument '%s'", argv[2]);
+		goto out;
+	}
+	if (!set_options_to_update(&o, &update, &error)) {
+		ret = usage_error("set %s: %s", argv[1], error->message);
+		goto out;
+	}
+	ret = apply_settings(opts, argv[1], &update);
+out:
+	g_free(o.minimum);
+	g_free(o.buffer);
+	g_free(o.weight);
+	return ret;
+}
+
+/* ---- status, explain ---------------------------------------------------- */
+
+static int daemon_unavailable(const char *what)
+{
+	g_printerr("dmemctl: %s: cannot get the state of dmemd: it does not publish it yet\n",
+		   what);
+	return EXIT_FAILURE;
+}
+
+static int cmd_status(const GlobalOptions *opts, int argc, char **argv)
+{
+	gboolean json = FALSE;
+	const GOptionEntry entries[] = {
+		{ "json", 0, 0, G_OPTION_ARG_NONE, &json,
+		  "Print JSON instead of a table", NULL },
+		{ NULL }
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new("- show every VM's memory and status");
+	g_autoptr(GError) error = NULL;
+
+	(void)opts;
+	g_set_prgname("dmemctl status");
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!g_option_context_parse(ctx, &argc, &argv, &error))
+		return usage_error("status: %s", error->message);
+	if (argc > 1)
+		return usage_error("status: unexpected argument '%s'", argv[1]);
+	return daemon_unavailable("status");
+}
+
+static int cmd_explain(const GlobalOptions *opts, int argc, char **argv)
+{
+	g_autoptr(GOptionContext) ctx = g_option_context_new("VM - why a VM has the memory it has");
+	g_autoptr(GError) error = NULL;
+
+	(void)opts;
+	g_set_prgname("dmemctl explain");
+	if (!g_option_context_parse(ctx, &argc, &argv, &error))
+		return usage_error("explain: %s", error->message);
+	if (argc < 2)
+		return usage_error("explain: which VM? (dmemctl explain VM)");
+	if (argc > 2)
+		return usage_error("explain: unexpected argument '%s'", argv[2]);
+	return daemon_unavailable("explain");
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+static const struct {
+	const char *name;
+	int (*run)(const GlobalOptions *opts, int argc, char **argv);
+} commands[] = {
+	{ "status", cmd_status },
+	{ "set", cmd_set },
+	{ "explain", cmd_explain },
+};
+
+int main(int argc, char **argv)
+{
+	GlobalOptions opts = { 0 };
+	gboolean help = FALSE;
+	const GOptionEntry entries[] = {
+		{ "connect", 'c', 0, G_OPTION_ARG_STRING, &opts.connect_uri,
+		  "libvirt URI (default: dmemd.conf's [daemon] uri, "
+		  DMEM_DEFAULT_URI ")", "URI" },
+		{ "version", 'V', 0, G_OPTION_ARG_NONE, &opts.version,
+		  "Print the version and exit", NULL },
+		{ "help", 'h', 0, G_OPTION_ARG_NONE, &help,
+		  "Show this help", NULL },
+		{ NULL }
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+	g_autoptr(GError) error = NULL;
+	int ret = EXIT_USAGE;
+
+	/* Options up to the command are global; the rest belong to it. */
+	g_option_context_set_strict_posix(ctx, TRUE);
+	g_option_context_set_help_enabled(ctx, FALSE);
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+		ret = usage_error("%s", error->message);
+		goto out;
+	}
+	if (help) {
+		fputs(usage_text, stdout);
+		ret = EXIT_SUCCESS;
+		goto out;
+	}
+	if (opts.version) {
+		printf("dmemctl " DMEM_VERSION "\n");
+		ret = EXIT_SUCCESS;
+		goto out;
+	}
+	if (argc < 2) {
+		ret = usage_error("no command given");
+		goto out;
+	}
+	if (opts.connect_uri && !*opts.connect_uri) {
+		ret = usage_error("--connect: the URI must not be empty");
+		goto out;
+	}
+	for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
+		if (strcmp(argv[1], commands[i].name) == 0) {
+			ret = commands[i].run(&opts, argc - 1, argv + 1);
+			goto out;
+		}
+	}
+	ret = usage_error("unknown command '%s' (commands: status, set, explain)",
+			  argv[1]);
+out:
+	g_free(opts.connect_uri);
+	return ret;
+}

@@ -1,0 +1,46 @@
+/*
+ * metadata.h - the per-VM <dmem/> settings element (interface layer).
+ *
+ *   <dmem minimum="1024" buffer="20" weight="5000" enabled="yes"/>
+ *
+ * stored in the domain's libvirt metadata under namespace DMEM_METADATA_URI,
+ * key DMEM_METADATA_KEY. Every attribute is optional; an absent attribute
+ * means "use the default" (minimum: the startup memory; buffer and weight:
+ * dmemd.conf; enabled: yes). Pure string <-> struct, no libvirt here.
+ */
+#ifndef DMEM_METADATA_H
+#define DMEM_METADATA_H
+
+#include <glib.h>
+
+typedef struct {
+	gboolean has_minimum;
+	guint64 minimum_mib;	/* 1..DMEM_SIZE_MAX_MIB */
+	gboolean has_buffer;
+	guint buffer_percent;	/* 0..DMEM_BUFFER_PERCENT_MAX */
+	gboolean has_weight;
+	guint weight;		/* 0..DMEM_WEIGHT_MAX */
+	gboolean has_enabled;
+	gboolean enabled;
+} DmemMetadata;
+
+/*
+ * Parse the element as libvirt returns it (with or without a namespace prefix
+ * and xmlns declarations). Unknown attributes, other elements and invalid
+ * values are errors naming the attribute, the value and what is valid.
+ */
+gboolean dmem_metadata_parse(const char *xml, DmemMetadata *md, GError **error);
+
+/* The element for virDomainSetMetadata(): only the attributes that are set. */
+char *dmem_metadata_format(const DmemMetadata *md);
+
+/* Overlay the attributes set in @update onto @md. */
+void dmem_metadata_merge(DmemMetadata *md, const DmemMetadata *update);
+
+/* Validators shared with dmemctl; @text is the user's value. */
+gboolean dmem_metadata_parse_minimum(const char *text, guint64 *mib, GError **error);
+gboolean dmem_metadata_parse_buffer(const char *text, guint *percent, GError **error);
+gboolean dmem_metadata_parse_weight(const char *text, guint *weight, GError **error);
+gboolean dmem_metadata_parse_enabled(const char *text, gboolean *enabled, GError **error);
+
+#endif /* DMEM_METADATA_H */
