@@ -1,0 +1,216 @@
+/*
+ * policy.h - how much memory each VM should have: a pure function.
+ *
+ * One call per cycle: the state of every VM and of the host goes in, a
+ * balloon target and a number of DIMMs to hot-add per VM come out. No I/O, no
+ * clock, no libvirt: the mechanism collects the input and applies the output,
+ * and the unit tests drive the policy with simulated input.
+ *
+ * The only memory carried between cycles is DmemVmState (rates, how long a
+ * surplus or a stuck balloon has lasted). It is advisory: after a dmemd
+ * restart it starts empty and the policy becomes more conservative for a
+ * while (it waits the full shrink delay again), never more aggressive.
+ *
+ * Sizes are dmem_kib_t (KiB) throughout, as libvirt reports them.
+ */
+#ifndef DMEM_POLICY_H
+#define DMEM_POLICY_H
+
+#include <glib.h>
+
+#include "config.h"
+#include "units.h"
+
+/* ---- tunables that are not in dmemd.conf -------------------------------- */
+
+/* Stats older than max(this, 3 intervals) mean "demand unknown". */
+#define DMEM_STATS_STALE_MIN_S			5
+#define DMEM_STATS_STALE_INTERVALS		3
+/*
+ * A guest cannot see more memory than it was given. MemTotal is always a bit
+ * below the live size; anything above live + this slack is a lie.
+ */
+#define DMEM_STATS_TOTAL_SLACK_PERCENT		10
+/*
+ * Pressure: demand grows by the memory needed to absorb this many seconds of
+ * the current swap-in and major-fault rates without paging.
+ */
+#define DMEM_PRESSURE_WINDOW_S			4
+/* Major faults per second a healthy guest shows (cold file reads). */
+#define DMEM_MAJOR_FAULT_NOISE_PER_S		64
+#define DMEM_PAGE_KIB				4
+/* Allocation stalls (direct reclaim) raise demand by this share of total. */
+#define DMEM_ALLOC_STALL_PRESSURE_PERCENT	5
+/* Pressure never adds more than this share of total. */
+#define DMEM_PRESSURE_MAX_PERCENT		50
+/* A surplus smaller than this is not worth a balloon operation. */
+#define DMEM_SHRINK_MIN_KIB			(16 * DMEM_KIB_PER_MIB)
+/* The balloon has reached its target when within this distance of it. */
+#define DMEM_BALLOON_TOLERANCE_KIB		(8 * DMEM_KIB_PER_MIB)
+/* Movement toward the target of at least this much counts as progress. */
+#define DMEM_BALLOON_PROGRESS_KIB		(4 * DMEM_KIB_PER_MIB)
+/* No progress toward the target for this long: the guest is unresponsive. */
+#define DMEM_BALLOON_TIMEOUT_S			30
+
+/* ---- input -------------------------------------------------------------- */
+
+/* Memory statistics as the guest reports them: untrusted. */
+typedef struct {
+	gint64 last_update_s;	/* QEMU's (host) wall clock; 0: never */
+	gboolean has_total, has_available, has_free;
+	dmem_kib_t total_kib;	/* MemTotal */
+	dmem_kib_t available_kib; /* MemAvailable */
+	dmem_kib_t free_kib;	/* MemFree (reported, not used) */
+	/* Cumulative counters; rates are taken between samples. */
+	gboolean has_swap_in, has_major_faults, has_alloc_stalls;
+	guint64 swap_in_kib;
+	guint64 major_faults;
+	guint64 alloc_stalls;
+} DmemGuestStats;
+
+typedef struct {
+	const char *name;
+
+	/* Settings, resolved: metadata over dmemd.conf defaults. */
+	gboolean enabled;
+	/* Non-NULL: the mechanism found the VM unmanageable (e.g. no balloon). */
+	const char *unmanaged_reason;
+	dmem_kib_t startup_kib;
+	dmem_kib_t minimum_kib;
+	dmem_kib_t maximum_kib;	/* <maxMemory>, or <memory> if balloon-only */
+	guint buffer_percent;
+	guint weight;
+
+	/* Live state from libvirt. */
+	dmem_kib_t assigned_kib; /* balloon actual */
+	dmem_kib_t target_kib;	/* current balloon target */
+	dmem_kib_t live_kib;	/* live <memory>: boot + hot-added DIMMs */
+	guint free_slots;	/* DIMM slots left */
+
+	DmemGuestStats stats;
+} DmemVmInput;
+
+typedef struct {
+	guint interval_ms;
+	guint shrink_delay_s;
+	dmem_kib_t max_shrink_kib_per_s;
+	dmem_kib_t dimm_size_kib;
+} DmemPolicyParams;
+
+typedef struct {
+	/* What all managed VMs may have together (dmem_policy_pool_kib()). */
+	dmem_kib_t pool_kib;
+	gint64 now_us;		/* monotonic: for delays */
+	gint64 now_real_s;	/* wall clock: to age stats' last_update */
+} DmemHostInput;
+
+/* ---- memory between cycles ---------------------------------------------- */
+
+typedef struct {
+	/* Counters of the last sample, for rates. */
+	gint64 sample_s;	/* its last_update; 0: none yet */
+	guint64 swap_in_kib, major_faults, alloc_stalls;
+	dmem_kib_t pressure_kib; /* from the last two samples */
+
+	/* Since when a surplus over the allocation has lasted; 0: none. */
+	gint64 surplus_since_us;
+
+	/* Balloon progress: since when it has not moved toward its target. */
+	gint64 stuck_since_us;	/* 0: at target */
+	dmem_kib_t stuck_ref_kib; /* balloon actual at stuck_since_us */
+} DmemVmState;
+
+/* ---- output ------------------------------------------------------------- */
+
+typedef enum {
+	DMEM_STATUS_OK,		  /* assigned >= ideal */
+	DMEM_STATUS_LOW,	  /* demand <= assigned < ideal */
+	DMEM_STATUS_WARNING,	  /* assigned < demand */
+	DMEM_STATUS_NO_DRIVER,	  /* no stats ever: held */
+	DMEM_STATUS_UNRESPONSIVE, /* stale/garbage stats, stuck balloon: held */
+	DMEM_STATUS_UNMANAGED,	  /* not ours to change */
+} DmemStatus;
+
+/* How the arbitration arrived at a managed VM's allocation. */
+typedef enum {
+	DMEM_ALLOC_NONE,	  /* held or unmanaged: no allocation */
+	DMEM_ALLOC_IDEAL,	  /* enough for everyone */
+	DMEM_ALLOC_BUFFER_SHARED, /* demand met, buffers shared by weight */
+	DMEM_ALLOC_DEMAND_SHARED, /* demand shared by weight above minimums */
+	DMEM_ALLOC_MINIMUM,	  /* pool below the sum of minimums */
+} DmemAllocKind;
+
+#define DMEM_REASON_MAX 160
+
+typedef struct {
+	DmemStatus status;
+	char reason[DMEM_REASON_MAX];	/* why, one line */
+	gboolean managed;	/* target and dimms are ours to apply */
+	gboolean held;		/* uncooperative: target not lowered */
+
+	/* Demand, when known. */
+	gboolean demand_known;
+	dmem_kib_t used_kib;	/* total - available */
+	dmem_kib_t pressure_kib;
+	dmem_kib_t demand_kib;	/* used + pressure */
+	dmem_kib_t ideal_kib;	/* demand + buffer, in [min_kib, max_kib] */
+
+	/* Effective bounds: maximum reduced to what slots can reach. */
+	dmem_kib_t min_kib, max_kib;
+
+	dmem_kib_t allocation_kib;	/* share of the pool */
+	DmemAllocKind alloc_kind;
+
+	dmem_kib_t target_kib;	/* new balloon target */
+	gboolean target_changed;
+	guint dimms;		/* hot-add this many DIMMs before the target */
+
+	gboolean shrink_delayed;	/* surplus kept until the delay ends */
+	gint64 shrink_wait_s;		/* seconds left of the delay */
+	gboolean shrink_rate_limited;
+	gboolean growth_limited;	/* waits for other VMs to shrink */
+} DmemVmDecision;
+
+typedef struct {
+	dmem_kib_t pool_kib;
+	dmem_kib_t held_kib;	/* kept by held VMs */
+	dmem_kib_t minimums_kib; /* sum of flexible VMs' minimums */
+	dmem_kib_t targets_kib;	/* sum of all managed targets */
+	dmem_kib_t overcommit_kib; /* targets beyond the pool, if any */
+	gboolean contention;	/* some VM waits for others' surplus */
+} DmemPoolDecision;
+
+/* ---- functions ---------------------------------------------------------- */
+
+void dmem_policy_params_from_config(DmemPolicyParams *p, const DmemConfig *cfg);
+
+/*
+ * The pool: host_pool_kib when set; otherwise host MemAvailable minus the
+ * reserve, plus what the managed VMs already hold (@managed_resident_kib),
+ * since their memory is not available but is theirs to share.
+ */
+dmem_kib_t dmem_policy_pool_kib(const DmemConfig *cfg,
+				dmem_kib_t host_available_kib,
+				dmem_kib_t managed_resident_kib);
+
+/* A fresh per-VM state (for a VM seen for the first time). */
+void dmem_vm_state_init(DmemVmState *st);
+
+/*
+ * Decide one cycle for @n VMs. @states[i] belongs to @vms[i] and is updated;
+ * @out[i] receives the decision. @pool (may be NULL) receives the totals.
+ */
+void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *host,
+			const DmemVmInput *vms, DmemVmState *states,
+			DmemVmDecision *out, gsize n, DmemPoolDecision *pool);
+
+const char *dmem_status_name(DmemStatus status);
+
+/*
+ * A multi-line explanation of @d for `dmemctl explain`: settings, demand,
+ * ideal, arbitration, timing and hot-add. Newly allocated.
+ */
+char *dmem_policy_explain(const DmemPolicyParams *p, const DmemVmInput *vm,
+			  const DmemVmDecision *d, const DmemPoolDecision *pool);
+
+#endif /* DMEM_POLICY_H */
