@@ -32,6 +32,9 @@ vm_dom() { echo "dmemtest-$$-$1"; }
 vm_virsh() { virsh -q -c "$DMEM_URI" "$@"; }
 
 vm_init() {
+	# One VM test at a time on a machine: they share libvirtd, and 2 cores.
+	exec 9>/run/lock/dmem-vm-test.lock
+	flock -w 3600 9 || bail "another VM test holds /run/lock/dmem-vm-test.lock"
 	VM_DIR=$(mktemp -d /var/tmp/dmem-test.XXXXXX)
 	chmod 0755 "$VM_DIR"
 	trap vm_cleanup EXIT

@@ -1,0 +1,49 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Build checks: dmem_balloon.ko builds warning-free with W=1 and sparse-clean
+# (C=2) against every installed Debian 12 guest kernel (6.1 and 6.12), and the
+# driver sources are checkpatch --strict clean.
+set -uo pipefail
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+source "$TOP/tests/lib/tap.sh"
+
+work=$(mktemp -d /tmp/dmem-build.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+for series in 6.1 6.12; do
+	kdir=$(ls -d /usr/src/linux-headers-"$series".*-amd64 2>/dev/null | sort -V | tail -n 1)
+	if [ -z "$kdir" ]; then
+		tap_not_ok "no $series guest kernel headers installed (scripts/setup.sh installs them)"
+		continue
+	fi
+	src=$work/$series
+	mkdir -p "$src"
+	cp -r "$TOP/Kbuild" "$TOP/guest-driver" "$TOP/include" "$src/"
+	log=$work/$series.log
+	if make -C "$kdir" M="$src" W=1 C=2 CHECK="sparse -Wsparse-error" modules >"$log" 2>&1 &&
+		[ -e "$src/guest-driver/dmem_balloon.ko" ]; then
+		tap_ok "dmem_balloon.ko builds against $(basename "$kdir")"
+	else
+		tap_not_ok "dmem_balloon.ko builds against $(basename "$kdir")"
+		tail -n 20 "$log" | sed 's/^/# /'
+		continue
+	fi
+	warnings=$(grep -E 'warning:|error:' "$log" || true)
+	check "W=1 and sparse report nothing for $(basename "$kdir")" test -z "$warnings"
+	[ -z "$warnings" ] || echo "$warnings" | head -n 20 | sed 's/^/# /'
+done
+
+cp=/usr/local/share/dmem/checkpatch/scripts/checkpatch.pl
+if [ -x "$cp" ]; then
+	out=$("$cp" --strict --no-tree --terse --show-types -f \
+		"$TOP"/guest-driver/*.c "$TOP"/guest-driver/*.h "$TOP"/include/dmem_stats.h 2>&1 |
+		grep -v '^total: ' || true)
+	out=$(echo "$out" | grep -v '\.mod\.c' | grep . || true)
+	check "checkpatch --strict reports nothing for the driver sources" test -z "$out"
+	[ -z "$out" ] || echo "$out" | head -n 30 | sed 's/^/# /'
+else
+	tap_not_ok "checkpatch.pl not installed at $cp (scripts/setup.sh extracts it)"
+fi
+
+tap_done
