@@ -10,7 +10,6 @@
 #include <linux/module.h>
 #include <linux/oom.h>
 #include <linux/slab.h>
-#include <linux/version.h>
 #include <linux/virtio_config.h>
 #include <uapi/linux/virtio_ring.h>
 
@@ -32,15 +31,23 @@ static void dmem_ack(struct virtqueue *vq)
 }
 
 /*
- * Hand @nr_pfns entries of @b->pfns to the host on @vq and wait until it has
- * processed them. The host is not trusted to be well behaved: if the queue
- * breaks (device reset, surprise removal) we stop waiting rather than hang.
+ * Wait until the host has returned our one buffer on @vq. The host is not
+ * trusted to be well behaved: if the queue breaks (device reset, surprise
+ * removal) we stop waiting rather than hang.
  */
+static void dmem_wait_host(struct dmem_balloon *b, struct virtqueue *vq)
+{
+	unsigned int len;
+
+	wait_event(b->acked,
+		   virtqueue_get_buf(vq, &len) || virtqueue_is_broken(vq));
+}
+
+/* Hand @nr_pfns entries of @b->pfns to the host on @vq; wait until done. */
 void dmem_tell_host(struct dmem_balloon *b, struct virtqueue *vq,
 		    unsigned int nr_pfns)
 {
 	struct scatterlist sg;
-	unsigned int len;
 	int err;
 
 	lockdep_assert_held(&b->xfer_lock);
@@ -51,8 +58,7 @@ void dmem_tell_host(struct dmem_balloon *b, struct virtqueue *vq,
 	if (WARN_ON_ONCE(err))
 		return;
 	virtqueue_kick(vq);
-	wait_event(b->acked, virtqueue_get_buf(vq, &len) ||
-			     virtqueue_is_broken(vq));
+	dmem_wait_host(b, vq);
 }
 
 static int dmem_free_page_report(struct page_reporting_dev_info *pr,
@@ -62,7 +68,7 @@ static int dmem_free_page_report(struct page_reporting_dev_info *pr,
 					      pr_dev_info);
 	struct virtqueue *vq = b->reporting_vq;
 	unsigned long bytes = 0;
-	unsigned int len, i;
+	unsigned int i;
 	int err;
 
 	for (i = 0; i < nents; i++)
@@ -73,8 +79,7 @@ static int dmem_free_page_report(struct page_reporting_dev_info *pr,
 	if (err)
 		return err;
 	virtqueue_kick(vq);
-	wait_event(b->acked, virtqueue_get_buf(vq, &len) ||
-			     virtqueue_is_broken(vq));
+	dmem_wait_host(b, vq);
 	atomic_long_add(bytes >> VIRTIO_BALLOON_PFN_SHIFT, &b->cnt.reported);
 	return 0;
 }
@@ -139,7 +144,7 @@ static int dmem_find_vqs(struct dmem_balloon *b)
 		callbacks[DMEM_VQ_REPORTING] = dmem_ack;
 	}
 
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
+#ifdef DMEM_HAVE_VQ_INFO
 	{
 		struct virtqueue_info info[DMEM_VQ_MAX] = {};
 		int i;

@@ -100,7 +100,7 @@ struct dmem_balloon {
 	bool has_reporting;
 
 	wait_queue_head_t acked;
-	struct mutex xfer_lock;
+	struct mutex xfer_lock;		/* see @xfer_lock above */
 	__virtio32 *pfns;
 
 	struct balloon_dev_info bdev_info;
@@ -110,7 +110,7 @@ struct dmem_balloon {
 	unsigned long refused;
 	unsigned long holdoff_until;
 
-	spinlock_t stop_lock;
+	spinlock_t stop_lock;		/* see @stop_lock above */
 	bool stop_update;
 	struct workqueue_struct *wq;
 	struct delayed_work resize_work;
