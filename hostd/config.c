@@ -15,6 +15,7 @@
 
 typedef enum {
 	KEY_STRING,	/* char *, non-empty */
+	KEY_PATH,	/* char *, an absolute path */
 	KEY_UINT,	/* guint */
 	KEY_MIB,	/* dmem_kib_t, written in MiB in the file */
 } KeyType;
@@ -36,6 +37,7 @@ static const KeyDesc keys[] = {
 	{ "daemon", "interval_ms", KEY_UINT,
 	  DMEM_INTERVAL_MS_MIN, DMEM_INTERVAL_MS_MAX, 0, NULL,
 	  FIELD(interval_ms) },
+	{ "daemon", "state_file", KEY_PATH, 0, 0, 0, NULL, FIELD(state_file) },
 	{ "policy", "buffer_percent", KEY_UINT,
 	  0, DMEM_BUFFER_PERCENT_MAX, 0, NULL, FIELD(buffer_percent) },
 	{ "policy", "weight", KEY_UINT,
@@ -62,6 +64,7 @@ void dmem_config_init(DmemConfig *cfg)
 	*cfg = (DmemConfig) {
 		.uri = g_strdup(DMEM_DEFAULT_URI),
 		.interval_ms = DMEM_DEFAULT_INTERVAL_MS,
+		.state_file = g_strdup(DMEM_STATE_PATH),
 		.buffer_percent = DMEM_DEFAULT_BUFFER_PERCENT,
 		.weight = DMEM_DEFAULT_WEIGHT,
 		.host_reserve_kib = dmem_mib_to_kib(DMEM_DEFAULT_HOST_RESERVE_MIB),
@@ -76,12 +79,14 @@ void dmem_config_init(DmemConfig *cfg)
 void dmem_config_clear(DmemConfig *cfg)
 {
 	g_clear_pointer(&cfg->uri, g_free);
+	g_clear_pointer(&cfg->state_file, g_free);
 }
 
 void dmem_config_copy(DmemConfig *dst, const DmemConfig *src)
 {
 	*dst = *src;
 	dst->uri = g_strdup(src->uri);
+	dst->state_file = g_strdup(src->state_file);
 }
 
 static const KeyDesc *find_key(const char *group, const char *name)
@@ -135,11 +140,17 @@ static gboolean load_key(DmemConfig *cfg, GKeyFile *kf, const char *name,
 	/* Invisible trailing blanks are a common editing accident. */
 	g_strstrip(raw);
 
-	if (k->type == KEY_STRING) {
+	if (k->type == KEY_STRING || k->type == KEY_PATH) {
 		if (*raw == '\0') {
 			g_set_error(error, DMEM_ERROR, DMEM_ERROR_INVALID,
 				    "%s: [%s] %s: must not be empty",
 				    name, k->group, k->name);
+			return FALSE;
+		}
+		if (k->type == KEY_PATH && !g_path_is_absolute(raw)) {
+			g_set_error(error, DMEM_ERROR, DMEM_ERROR_INVALID,
+				    "%s: [%s] %s=%s: must be an absolute path",
+				    name, k->group, k->name, raw);
 			return FALSE;
 		}
 		g_free(*(char **)field);
@@ -262,6 +273,7 @@ char *dmem_config_to_string(const DmemConfig *cfg)
 		"[daemon]\n"
 		"uri=%s\n"
 		"interval_ms=%u\n"
+		"state_file=%s\n"
 		"\n"
 		"[policy]\n"
 		"buffer_percent=%u\n"
@@ -273,7 +285,7 @@ char *dmem_config_to_string(const DmemConfig *cfg)
 		"\n"
 		"[hotadd]\n"
 		"dimm_size_mib=%" G_GUINT64_FORMAT "\n",
-		cfg->uri, cfg->interval_ms, cfg->buffer_percent, cfg->weight,
+		cfg->uri, cfg->interval_ms, cfg->state_file, cfg->buffer_percent, cfg->weight,
 		dmem_kib_to_mib(cfg->host_reserve_kib),
 		dmem_kib_to_mib(cfg->host_pool_kib), cfg->shrink_delay_s,
 		dmem_kib_to_mib(cfg->max_shrink_kib_per_s),

@@ -15,6 +15,7 @@ typedef struct {
 	/* [daemon] */
 	char *uri;			/* libvirt connection URI */
 	guint interval_ms;		/* policy cycle period */
+	char *state_file;		/* published state, for dmemctl */
 
 	/* [policy] defaults for VMs whose metadata does not say */
 	guint buffer_percent;

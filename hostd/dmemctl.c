@@ -1,15 +1,19 @@
 /*
  * dmemctl.c - the host CLI.
  *
- *   dmemctl [--connect URI] status [--json]
+ *   dmemctl [--connect URI] [--config FILE] status [--json]
  *   dmemctl [--connect URI] set VM [--minimum SIZE] [--buffer PERCENT]
  *                                  [--weight W] [--enable|--disable]
- *   dmemctl [--connect URI] explain VM
+ *   dmemctl [--config FILE] explain VM
  *
  * "set" edits the VM's <dmem/> metadata element through libvirt (the same
- * element `virsh metadata` writes); dmemd picks the change up live.
+ * element `virsh metadata` writes); dmemd picks the change up live, and it
+ * works with dmemd stopped. "status" and "explain" read the state dmemd
+ * publishes every cycle (dmemd.conf's [daemon] state_file).
  * Exit status: 0 success, 1 failure, 2 usage error.
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,20 +26,23 @@
 #include "dmem_defaults.h"
 #include "error.h"
 #include "metadata.h"
+#include "state.h"
+#include "status.h"
 
 #define EXIT_USAGE 2
 
 typedef struct {
 	char *connect_uri;
+	char *config_path;
 	gboolean version;
 } GlobalOptions;
 
 static const char usage_text[] =
 	"Usage:\n"
-	"  dmemctl [--connect URI] status [--json]\n"
+	"  dmemctl [--config FILE] status [--json]\n"
 	"  dmemctl [--connect URI] set VM [--minimum SIZE] [--buffer PERCENT]\n"
 	"                                 [--weight W] [--enable|--disable]\n"
-	"  dmemctl [--connect URI] explain VM\n"
+	"  dmemctl [--config FILE] explain VM\n"
 	"  dmemctl --version\n"
 	"\n"
 	"Commands:\n"
@@ -74,19 +81,38 @@ static const char *libvirt_error(void)
 	return msg ? msg : "unknown libvirt error";
 }
 
+/*
+ * dmemd.conf: --config (which must be there and valid), else the default
+ * path (absent or broken: the defaults, with a warning).
+ */
+static gboolean load_config(const GlobalOptions *opts, DmemConfig *cfg)
+{
+	g_autoptr(GError) error = NULL;
+	const char *path = opts->config_path ? opts->config_path : DMEM_CONFIG_PATH;
+
+	dmem_config_init(cfg);
+	if (dmem_config_load_file(cfg, path, opts->config_path != NULL, &error))
+		return TRUE;
+	if (opts->config_path) {
+		g_printerr("dmemctl: %s\n", error->message);
+		return FALSE;
+	}
+	g_printerr("dmemctl: warning: %s; using the defaults\n", error->message);
+	return TRUE;
+}
+
 /* The libvirt URI: --connect, else dmemd.conf's [daemon] uri, else default. */
 static char *resolve_uri(const GlobalOptions *opts)
 {
-	g_autoptr(GError) error = NULL;
 	DmemConfig cfg;
 	char *uri;
 
 	if (opts->connect_uri)
 		return g_strdup(opts->connect_uri);
-	dmem_config_init(&cfg);
-	if (!dmem_config_load_file(&cfg, DMEM_CONFIG_PATH, FALSE, &error))
-		g_printerr("dmemctl: warning: %s; using %s\n", error->message,
-			   DMEM_DEFAULT_URI);
+	if (!load_config(opts, &cfg)) {
+		dmem_config_clear(&cfg);
+		return NULL;
+	}
 	uri = g_strdup(cfg.uri);
 	dmem_config_clear(&cfg);
 	return uri;
@@ -176,6 +202,8 @@ static int apply_settings(const GlobalOptions *opts, const char *vm,
 	int persistent, active;
 	int ret = EXIT_FAILURE;
 
+	if (!uri)
+		return EXIT_FAILURE;
 	virSetErrorFunc(NULL, silence_libvirt);
 	conn = virConnectOpen(uri);
 	if (!conn) {
@@ -293,11 +321,43 @@ out:
 
 /* ---- status, explain ---------------------------------------------------- */
 
-static int daemon_unavailable(const char *what)
+static gboolean pid_alive(gint64 pid)
 {
-	g_printerr("dmemctl: %s: cannot get the state of dmemd: it does not publish it yet\n",
-		   what);
-	return EXIT_FAILURE;
+	if (pid <= 0 || pid > G_MAXINT)
+		return FALSE;
+	/* EPERM: it exists, we may just not signal it. */
+	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+/*
+ * Read dmemd's published state. Exit status (1) and a message a user can act
+ * on when there is none; @stale_out says why it cannot be trusted.
+ */
+static int read_state(const GlobalOptions *opts, const char *what, DmemState *st,
+		      char **stale_out)
+{
+	g_autoptr(GError) error = NULL;
+	DmemConfig cfg;
+	int ret = EXIT_SUCCESS;
+
+	dmem_state_init(st);
+	if (!load_config(opts, &cfg)) {
+		ret = EXIT_FAILURE;
+	} else if (!dmem_state_read(st, cfg.state_file, &error)) {
+		if (g_error_matches(error, DMEM_ERROR, DMEM_ERROR_NOT_FOUND))
+			g_printerr("dmemctl: %s: dmemd is not running (no state at %s; "
+				   "start it with 'systemctl start dmemd')\n", what,
+				   cfg.state_file);
+		else
+			g_printerr("dmemctl: %s: cannot read dmemd's state: %s\n",
+				   what, error->message);
+		ret = EXIT_FAILURE;
+	} else {
+		*stale_out = dmem_state_stale_reason(st, g_get_real_time(),
+						     pid_alive(st->pid));
+	}
+	dmem_config_clear(&cfg);
+	return ret;
 }
 
 static int cmd_status(const GlobalOptions *opts, int argc, char **argv)
@@ -305,28 +365,61 @@ static int cmd_status(const GlobalOptions *opts, int argc, char **argv)
 	gboolean json = FALSE;
 	const GOptionEntry entries[] = {
 		{ "json", 0, 0, G_OPTION_ARG_NONE, &json,
-		  "Print JSON instead of a table", NULL },
+		  "Print JSON instead of a table (sizes in KiB)", NULL },
 		{ NULL }
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("- show every VM's memory and status");
 	g_autoptr(GError) error = NULL;
+	g_autofree char *stale = NULL;
+	g_autofree char *text = NULL;
+	DmemState st;
+	int ret;
 
-	(void)opts;
 	g_set_prgname("dmemctl status");
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &error))
 		return usage_error("status: %s", error->message);
 	if (argc > 1)
 		return usage_error("status: unexpected argument '%s'", argv[1]);
-	return daemon_unavailable("status");
+
+	ret = read_state(opts, "status", &st, &stale);
+	if (ret != EXIT_SUCCESS)
+		goto out;
+	if (json) {
+		text = dmem_status_json(&st, stale);
+		fputs(text, stdout);
+		goto out;
+	}
+	if (stale)
+		g_printerr("dmemctl: warning: %s\n", stale);
+	if (!st.connected) {
+		g_printerr("dmemctl: dmemd is not connected to %s: %s (it keeps retrying)\n",
+			   st.uri, st.connection_error ? st.connection_error : "connecting");
+		ret = EXIT_FAILURE;
+		goto out;
+	}
+	if (st.dry_run)
+		printf("dmemd runs with --dry-run: it changes no VM\n");
+	if (st.vms->len == 0) {
+		printf("no VMs on %s\n", st.uri);
+		goto out;
+	}
+	text = dmem_status_table(&st);
+	fputs(text, stdout);
+out:
+	dmem_state_clear(&st);
+	return ret;
 }
 
 static int cmd_explain(const GlobalOptions *opts, int argc, char **argv)
 {
 	g_autoptr(GOptionContext) ctx = g_option_context_new("VM - why a VM has the memory it has");
 	g_autoptr(GError) error = NULL;
+	g_autofree char *stale = NULL;
+	const DmemStateVm *found = NULL;
+	DmemState st;
+	int ret;
 
-	(void)opts;
 	g_set_prgname("dmemctl explain");
 	if (!g_option_context_parse(ctx, &argc, &argv, &error))
 		return usage_error("explain: %s", error->message);
@@ -334,7 +427,37 @@ static int cmd_explain(const GlobalOptions *opts, int argc, char **argv)
 		return usage_error("explain: which VM? (dmemctl explain VM)");
 	if (argc > 2)
 		return usage_error("explain: unexpected argument '%s'", argv[2]);
-	return daemon_unavailable("explain");
+
+	ret = read_state(opts, "explain", &st, &stale);
+	if (ret != EXIT_SUCCESS)
+		goto out;
+	for (guint i = 0; i < st.vms->len; i++) {
+		const DmemStateVm *vm = st.vms->pdata[i];
+
+		if (g_strcmp0(vm->name, argv[1]) == 0 ||
+		    g_strcmp0(vm->uuid, argv[1]) == 0)
+			found = vm;
+	}
+	if (stale)
+		g_printerr("dmemctl: warning: %s\n", stale);
+	if (!found) {
+		if (!st.connected)
+			g_printerr("dmemctl: explain: dmemd is not connected to %s: %s\n",
+				   st.uri, st.connection_error ? st.connection_error : "connecting");
+		else
+			g_printerr("dmemctl: explain: no VM named '%s' on %s "
+				   "(see dmemctl status)\n", argv[1], st.uri);
+		ret = EXIT_FAILURE;
+		goto out;
+	}
+	if (found->explain)
+		fputs(found->explain, stdout);
+	else
+		printf("%s: %s: %s\n  dmemd does not change this VM.\n", found->name,
+		       found->status, found->reason ? found->reason : "");
+out:
+	dmem_state_clear(&st);
+	return ret;
 }
 
 /* ---- main --------------------------------------------------------------- */
@@ -356,6 +479,9 @@ int main(int argc, char **argv)
 		{ "connect", 'c', 0, G_OPTION_ARG_STRING, &opts.connect_uri,
 		  "libvirt URI (default: dmemd.conf's [daemon] uri, "
 		  DMEM_DEFAULT_URI ")", "URI" },
+		{ "config", 0, 0, G_OPTION_ARG_FILENAME, &opts.config_path,
+		  "dmemd's configuration (default " DMEM_CONFIG_PATH "): the URI "
+		  "and where dmemd publishes its state", "FILE" },
 		{ "version", 'V', 0, G_OPTION_ARG_NONE, &opts.version,
 		  "Print the version and exit", NULL },
 		{ "help", 'h', 0, G_OPTION_ARG_NONE, &help,
@@ -402,5 +528,6 @@ int main(int argc, char **argv)
 			  argv[1]);
 out:
 	g_free(opts.connect_uri);
+	g_free(opts.config_path);
 	return ret;
 }

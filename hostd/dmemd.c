@@ -1,10 +1,15 @@
 /*
- * dmemd.c - the host daemon: options, configuration, logging, the main loop.
+ * dmemd.c - the host daemon: options, configuration, the main loop and the
+ * cycle that ties collection, policy and actions together.
  *
  *   dmemd [--config FILE] [--foreground] [--connect URI] [--dry-run] [--version]
  *
  * One GMainLoop runs everything: signals (SIGTERM/SIGINT stop, SIGHUP reloads
- * the configuration) and the policy cycle every interval_ms.
+ * the configuration), libvirt's events and keepalive (virt-conn.c), and the
+ * cycle every interval_ms:
+ *
+ *   collect (virt-collect.c) -> resolve settings (settings.c)
+ *     -> decide (policy.c) -> act (virt-act.c) -> publish (state.c)
  */
 #include <errno.h>
 #include <signal.h>
@@ -19,6 +24,12 @@
 #include "config.h"
 #include "dmem_defaults.h"
 #include "error.h"
+#include "hostmem.h"
+#include "notify.h"
+#include "policy.h"
+#include "settings.h"
+#include "state.h"
+#include "virt.h"
 
 #define EXIT_USAGE 2
 
@@ -34,6 +45,12 @@ typedef struct {
 	GMainLoop *loop;
 	guint cycle_source;
 	int exit_status;
+
+	DmemVirt *virt;
+	char *state_file;	/* fixed at start: where dmemctl looks */
+	char *hostmem_error;	/* last failure to read MemAvailable */
+	char *publish_error;	/* last failure to write the state */
+	char *notify_status;	/* last STATUS= sent to systemd */
 } Dmemd;
 
 static const char *config_path(const Dmemd *d)
@@ -54,10 +71,226 @@ static gboolean load_config(const Dmemd *d, DmemConfig *cfg, GError **error)
 	return TRUE;
 }
 
+static const char *domain_state_name(int state)
+{
+	switch (state) {
+	case VIR_DOMAIN_RUNNING:	return "running";
+	case VIR_DOMAIN_BLOCKED:	return "blocked";
+	case VIR_DOMAIN_PAUSED:		return "paused";
+	case VIR_DOMAIN_SHUTDOWN:	return "shutting down";
+	case VIR_DOMAIN_SHUTOFF:	return "shut off";
+	case VIR_DOMAIN_CRASHED:	return "crashed";
+	case VIR_DOMAIN_PMSUSPENDED:	return "suspended";
+	default:			return "unknown";
+	}
+}
+
+static void notify_status(Dmemd *d, const char *status)
+{
+	if (g_strcmp0(status, d->notify_status) == 0)
+		return;
+	g_free(d->notify_status);
+	d->notify_status = g_strdup(status);
+	dmem_notify("STATUS=%s", status);
+}
+
+static void publish_vm(DmemState *st, const DmemVm *vm, const DmemPolicyParams *p,
+		       const DmemPoolDecision *pool)
+{
+	const DmemVmDecision *dec = &vm->decision;
+	DmemStateVm *s = dmem_state_add_vm(st);
+	g_autofree char *explain = dmem_policy_explain(p, &vm->input, dec, pool);
+
+	s->name = g_strdup(vm->name);
+	s->uuid = g_strdup(vm->uuid);
+	s->state = g_strdup(domain_state_name(vm->state));
+	s->status = g_strdup(dmem_status_name(dec->status));
+	s->reason = g_strdup(dec->reason);
+	s->explain = vm->failure ?
+		g_strdup_printf("%s  last failed action: %s\n", explain, vm->failure) :
+		g_steal_pointer(&explain);
+	s->managed = dec->managed;
+	s->startup_kib = vm->input.startup_kib;
+	s->minimum_kib = vm->input.minimum_kib;
+	s->maximum_kib = vm->input.maximum_kib;
+	s->assigned_kib = vm->actual_kib;
+	s->target_kib = vm->target_known ? vm->target_kib : vm->actual_kib;
+	s->live_kib = vm->live.memory_kib;
+	s->balloon_kib = vm->live.memory_kib > vm->actual_kib ?
+			 vm->live.memory_kib - vm->actual_kib : 0;
+	s->hotadded_kib = vm->live.dimm_kib;
+	s->dimms = vm->live.dimms;
+	s->demand_known = dec->demand_known;
+	s->demand_kib = dec->demand_kib;
+	s->ideal_kib = dec->ideal_kib;
+}
+
+/* Write the state file for dmemctl; @vms NULL while disconnected. */
+static void publish(Dmemd *d, GPtrArray *vms, const DmemPolicyParams *p,
+		    const DmemPoolDecision *pool, dmem_kib_t host_available_kib)
+{
+	g_autoptr(GError) error = NULL;
+	DmemState st;
+
+	dmem_state_init(&st);
+	st.version = g_strdup(DMEM_VERSION);
+	st.pid = getpid();
+	st.updated_us = g_get_real_time();
+	st.interval_ms = d->cfg.interval_ms;
+	st.uri = g_strdup(d->cfg.uri);
+	st.connected = dmem_virt_connected(d->virt);
+	st.connection_error = g_strdup(d->virt->error);
+	st.dry_run = d->dry_run;
+	st.host_available_kib = host_available_kib;
+	if (pool) {
+		st.pool_kib = pool->pool_kib;
+		st.held_kib = pool->held_kib;
+		st.targets_kib = pool->targets_kib;
+		st.contention = pool->contention;
+	}
+	for (guint i = 0; vms && i < vms->len; i++)
+		publish_vm(&st, vms->pdata[i], p, pool);
+	for (char **name = d->virt->inactive; vms && name && *name; name++) {
+		DmemStateVm *s = dmem_state_add_vm(&st);
+
+		s->name = g_strdup(*name);
+		s->state = g_strdup("shut off");
+		s->status = g_strdup(dmem_status_name(DMEM_STATUS_UNMANAGED));
+		s->reason = g_strdup("not running");
+	}
+
+	if (!dmem_state_write(&st, d->state_file, &error)) {
+		if (g_strcmp0(error->message, d->publish_error) != 0)
+			g_warning("cannot publish the state for dmemctl: %s",
+				  error->message);
+		g_free(d->publish_error);
+		d->publish_error = g_strdup(error->message);
+	} else if (d->publish_error) {
+		g_message("state published to %s again", d->state_file);
+		g_clear_pointer(&d->publish_error, g_free);
+	}
+	dmem_state_clear(&st);
+
+	if (!st.connected) {
+		g_autofree char *status = g_strdup_printf("not connected to %s: %s",
+							  d->cfg.uri,
+							  d->virt->error ? d->virt->error : "connecting");
+
+		notify_status(d, status);
+	} else {
+		guint managed = 0;
+		g_autofree char *status = NULL;
+
+		for (guint i = 0; vms && i < vms->len; i++)
+			managed += ((DmemVm *)vms->pdata[i])->decision.managed;
+		status = g_strdup_printf("managing %u of %u running VMs%s", managed,
+					 vms ? vms->len : 0,
+					 d->dry_run ? " (dry run)" : "");
+		notify_status(d, status);
+	}
+}
+
+static dmem_kib_t host_available(Dmemd *d)
+{
+	g_autoptr(GError) error = NULL;
+	dmem_kib_t kib = 0;
+
+	if (!dmem_host_available_kib(DMEM_PROC_MEMINFO, &kib, &error)) {
+		if (g_strcmp0(error->message, d->hostmem_error) != 0)
+			g_warning("%s; the pool is taken as empty (set host_pool_mib "
+				  "to fix it)", error->message);
+		g_free(d->hostmem_error);
+		d->hostmem_error = g_strdup(error->message);
+		return 0;
+	}
+	g_clear_pointer(&d->hostmem_error, g_free);
+	return kib;
+}
+
+static void log_status_change(const DmemVm *vm, gboolean decided, DmemStatus old)
+{
+	const DmemVmDecision *dec = &vm->decision;
+
+	if (decided && old == dec->status)
+		return;
+	if (dec->status == DMEM_STATUS_OK || dec->status == DMEM_STATUS_LOW)
+		g_message("%s: %s (%s)", vm->name, dmem_status_name(dec->status),
+			  dec->reason);
+	else
+		g_warning("%s: %s: %s", vm->name, dmem_status_name(dec->status),
+			  dec->reason);
+}
+
+/* One cycle: collect, decide, act, publish. */
+static void run_cycle(Dmemd *d)
+{
+	gint64 now_us = g_get_monotonic_time();
+	g_autoptr(GPtrArray) vms = NULL;
+	g_autofree DmemVmInput *in = NULL;
+	g_autofree DmemVmState *st = NULL;
+	g_autofree DmemVmDecision *out = NULL;
+	DmemPoolDecision pool = { 0 };
+	DmemPolicyParams params;
+	DmemHostInput host;
+	dmem_kib_t avail, resident = 0;
+
+	dmem_policy_params_from_config(&params, &d->cfg);
+	if (!dmem_virt_collect(d->virt, now_us)) {
+		publish(d, NULL, &params, NULL, host_available(d));
+		return;
+	}
+	avail = host_available(d);
+	vms = dmem_virt_vms(d->virt);
+	in = g_new0(DmemVmInput, MAX(vms->len, 1));
+	st = g_new0(DmemVmState, MAX(vms->len, 1));
+	out = g_new0(DmemVmDecision, MAX(vms->len, 1));
+
+	for (guint i = 0; i < vms->len; i++) {
+		DmemVm *vm = vms->pdata[i];
+		DmemVmFacts facts = {
+			.name = vm->name,
+			.config = vm->config_ok ? &vm->config : NULL,
+			.config_error = vm->config_error,
+			.live = vm->live_ok ? &vm->live : NULL,
+			.live_error = vm->live_error,
+			.metadata = vm->has_metadata ? &vm->metadata : NULL,
+			.metadata_error = vm->metadata_error,
+			.actual_kib = vm->actual_kib,
+			.target_known = vm->target_known,
+			.target_kib = vm->target_kib,
+			.stats = vm->have_stats ? &vm->stats : NULL,
+		};
+
+		dmem_settings_resolve(&d->cfg, &facts, &vm->input, vm->reason_buf);
+		in[i] = vm->input;
+		st[i] = vm->policy;
+		if (vm->input.enabled && !vm->input.unmanaged_reason)
+			resident += vm->rss_kib;
+	}
+
+	host = (DmemHostInput) {
+		.pool_kib = dmem_policy_pool_kib(&d->cfg, avail, resident),
+		.now_us = now_us,
+		.now_real_s = g_get_real_time() / G_USEC_PER_SEC,
+	};
+	dmem_policy_decide(&params, &host, in, st, out, vms->len, &pool);
+
+	for (guint i = 0; i < vms->len; i++) {
+		DmemVm *vm = vms->pdata[i];
+		DmemStatus old = vm->decision.status;
+
+		vm->policy = st[i];
+		vm->decision = out[i];
+		log_status_change(vm, vm->decided, old);
+		vm->decided = TRUE;
+		dmem_virt_apply(d->virt, vm, d->cfg.dimm_size_kib, now_us, d->dry_run);
+	}
+	publish(d, vms, &params, &pool, avail);
+}
+
 static gboolean on_cycle(gpointer user_data)
 {
-	/* Collect, decide, act: the libvirt mechanism is not wired in yet. */
-	(void)user_data;
+	run_cycle(user_data);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -68,11 +301,22 @@ static void schedule_cycle(Dmemd *d)
 	d->cycle_source = g_timeout_add(d->cfg.interval_ms, on_cycle, d);
 }
 
+static void log_config(const DmemConfig *cfg)
+{
+	g_autofree char *text = dmem_config_to_string(cfg);
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+
+	for (char **l = lines; *l; l++)
+		if (**l && **l != '[')
+			g_debug("config: %s", *l);
+}
+
 static gboolean on_quit_signal(gpointer user_data)
 {
 	Dmemd *d = user_data;
 
 	g_message("signal received, stopping");
+	dmem_notify("STOPPING=1");
 	g_main_loop_quit(d->loop);
 	return G_SOURCE_CONTINUE;
 }
@@ -90,9 +334,13 @@ static gboolean on_reload_signal(gpointer user_data)
 		dmem_config_clear(&cfg);
 		return G_SOURCE_CONTINUE;
 	}
+	dmem_notify("RELOADING=1");
 	if (strcmp(cfg.uri, d->cfg.uri) != 0)
 		g_warning("uri changed to %s: restart dmemd to reconnect (still using %s)",
 			  cfg.uri, d->cfg.uri);
+	if (strcmp(cfg.state_file, d->state_file) != 0)
+		g_warning("state_file changed to %s: restart dmemd to move it (still %s)",
+			  cfg.state_file, d->state_file);
 	g_free(cfg.uri);
 	cfg.uri = g_strdup(d->cfg.uri);
 
@@ -100,17 +348,9 @@ static gboolean on_reload_signal(gpointer user_data)
 	d->cfg = cfg;
 	schedule_cycle(d);
 	g_message("configuration reloaded from %s", config_path(d));
+	log_config(&d->cfg);
+	dmem_notify("READY=1");
 	return G_SOURCE_CONTINUE;
-}
-
-static void log_config(const DmemConfig *cfg)
-{
-	g_autofree char *text = dmem_config_to_string(cfg);
-	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-
-	for (char **l = lines; *l; l++)
-		if (**l && **l != '[')
-			g_debug("config: %s", *l);
 }
 
 /*
@@ -200,21 +440,34 @@ int main(int argc, char **argv)
 	g_unix_signal_add(SIGTERM, on_quit_signal, &d);
 	g_unix_signal_add(SIGINT, on_quit_signal, &d);
 	g_unix_signal_add(SIGHUP, on_reload_signal, &d);
-	schedule_cycle(&d);
+	d.state_file = g_strdup(d.cfg.state_file);
 
-	g_message("dmemd " DMEM_VERSION " started: uri=%s interval_ms=%u%s",
-		  d.cfg.uri, d.cfg.interval_ms,
+	g_message("dmemd " DMEM_VERSION " started: uri=%s interval_ms=%u state_file=%s%s",
+		  d.cfg.uri, d.cfg.interval_ms, d.state_file,
 		  d.dry_run ? " (dry run: no VM is changed)" : "");
 	log_config(&d.cfg);
-	g_warning("the libvirt mechanism is not implemented yet: no VM is managed");
+
+	d.virt = dmem_virt_new(d.cfg.uri, NULL, NULL);
+	dmem_virt_start(d.virt);
+	run_cycle(&d);
+	schedule_cycle(&d);
+	dmem_notify("READY=1");
 
 	g_main_loop_run(d.loop);
 
-	g_message("dmemd stopped");
 	if (d.cycle_source)
 		g_source_remove(d.cycle_source);
+	dmem_virt_free(d.virt);
+	/* dmemctl then says "not running" rather than showing old numbers. */
+	if (unlink(d.state_file) < 0 && errno != ENOENT)
+		g_warning("cannot remove %s: %s", d.state_file, g_strerror(errno));
+	g_message("dmemd stopped");
 	g_main_loop_unref(d.loop);
 out:
+	g_free(d.state_file);
+	g_free(d.hostmem_error);
+	g_free(d.publish_error);
+	g_free(d.notify_status);
 	dmem_config_clear(&d.cfg);
 	g_free(d.config_path);
 	g_free(d.connect_uri);

@@ -62,9 +62,10 @@ char *dmem_policy_explain(const DmemPolicyParams *p, const DmemVmInput *vm,
 				       MIB(d->target_kib));
 	} else {
 		g_string_append_printf(s, "  demand: " MIB_FMT " = in use " MIB_FMT
-				       " (total - available) + pressure " MIB_FMT "\n",
+				       " (total - available) + guest kernel " MIB_FMT
+				       " (assigned - total) + pressure " MIB_FMT "\n",
 				       MIB(d->demand_kib), MIB(d->used_kib),
-				       MIB(d->pressure_kib));
+				       MIB(d->overhead_kib), MIB(d->pressure_kib));
 		g_string_append_printf(s, "  ideal: " MIB_FMT " = demand + %u%% buffer, "
 				       "within [" MIB_FMT ", " MIB_FMT "]\n",
 				       MIB(d->ideal_kib), vm->buffer_percent,

@@ -185,6 +185,17 @@ static gboolean compute_demand(const DmemPolicyParams *p, const DmemHostInput *h
 	}
 
 	if (s->last_update_s != st->sample_s) {
+		/*
+		 * The balloon is in host terms, MemTotal in the guest's: the
+		 * difference is memory the guest cannot give back. Only a
+		 * sample taken while assigned stood still shows it; right
+		 * after a DIMM or a balloon move the two disagree for a while.
+		 */
+		if (st->sample_s && vm->assigned_kib == st->overhead_ref_kib)
+			st->overhead_kib = MIN(sat_sub(bound(vm->assigned_kib), s->total_kib),
+					       percent_of(vm->assigned_kib,
+							  DMEM_GUEST_OVERHEAD_MAX_PERCENT));
+		st->overhead_ref_kib = vm->assigned_kib;
 		st->pressure_kib = pressure_from_sample(s, st, s->total_kib);
 		st->sample_s = s->last_update_s;
 		st->swap_in_kib = s->swap_in_kib;
@@ -194,8 +205,10 @@ static gboolean compute_demand(const DmemPolicyParams *p, const DmemHostInput *h
 
 	d->demand_known = TRUE;
 	d->used_kib = s->total_kib - s->available_kib;
+	d->overhead_kib = st->overhead_kib;
 	d->pressure_kib = st->pressure_kib;
-	d->demand_kib = d->used_kib + d->pressure_kib;	/* both <= 2^43 */
+	/* each <= 2^43 */
+	d->demand_kib = d->used_kib + d->overhead_kib + d->pressure_kib;
 	return TRUE;
 }
 

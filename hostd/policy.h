@@ -41,6 +41,12 @@
 #define DMEM_PAGE_KIB				4
 /* Allocation stalls (direct reclaim) raise demand by this share of total. */
 #define DMEM_ALLOC_STALL_PRESSURE_PERCENT	5
+/*
+ * Memory the guest holds but does not count in MemTotal (kernel image,
+ * reserved ranges, the memmap) is part of its demand in host terms; it is
+ * learned from steady samples and never taken above this share of assigned.
+ */
+#define DMEM_GUEST_OVERHEAD_MAX_PERCENT		20
 /* Pressure never adds more than this share of total. */
 #define DMEM_PRESSURE_MAX_PERCENT		50
 /* A surplus smaller than this is not worth a balloon operation. */
@@ -111,6 +117,9 @@ typedef struct {
 	gint64 sample_s;	/* its last_update; 0: none yet */
 	guint64 swap_in_kib, major_faults, alloc_stalls;
 	dmem_kib_t pressure_kib; /* from the last two samples */
+	/* assigned - MemTotal, learned while the balloon is steady. */
+	dmem_kib_t overhead_kib;
+	dmem_kib_t overhead_ref_kib; /* assigned at the last sample */
 
 	/* Since when a surplus over the allocation has lasted; 0: none. */
 	gint64 surplus_since_us;
@@ -151,8 +160,9 @@ typedef struct {
 	/* Demand, when known. */
 	gboolean demand_known;
 	dmem_kib_t used_kib;	/* total - available */
+	dmem_kib_t overhead_kib;	/* assigned the guest does not see */
 	dmem_kib_t pressure_kib;
-	dmem_kib_t demand_kib;	/* used + pressure */
+	dmem_kib_t demand_kib;	/* used + overhead + pressure */
 	dmem_kib_t ideal_kib;	/* demand + buffer, in [min_kib, max_kib] */
 
 	/* Effective bounds: maximum reduced to what slots can reach. */

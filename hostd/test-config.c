@@ -16,6 +16,7 @@ static gboolean load(const char *text, DmemConfig *cfg, GError **error)
 static void assert_defaults(const DmemConfig *cfg)
 {
 	g_assert_cmpstr(cfg->uri, ==, "qemu:///system");
+	g_assert_cmpstr(cfg->state_file, ==, "/run/dmemd/state");
 	g_assert_cmpuint(cfg->interval_ms, ==, 1000);
 	g_assert_cmpuint(cfg->buffer_percent, ==, 20);
 	g_assert_cmpuint(cfg->weight, ==, 5000);
@@ -205,7 +206,7 @@ static void test_unknown(void)
 		const char *msg;
 	} cases[] = {
 		{ "[daemon]\nurl=qemu:///system\n",
-		  "dmemd.conf: [daemon] unknown key 'url' (known keys: uri, interval_ms)" },
+		  "dmemd.conf: [daemon] unknown key 'url' (known keys: uri, interval_ms, state_file)" },
 		{ "[policy]\nweigth=5\n",
 		  "dmemd.conf: [policy] unknown key 'weigth' (known keys: buffer_percent, weight, host_reserve_mib, host_pool_mib, shrink_delay_s, max_shrink_mib_per_s)" },
 		{ "[hotadd]\ndimm_size=256\n",
@@ -229,6 +230,21 @@ static void test_unknown(void)
 		g_assert_nonnull(strstr(error->message, cases[i].msg));
 		dmem_config_clear(&cfg);
 	}
+}
+
+static void test_state_file(void)
+{
+	g_autoptr(GError) error = NULL;
+	DmemConfig cfg;
+
+	dmem_config_init(&cfg);
+	g_assert_true(load("[daemon]\nstate_file=/tmp/dmemd/state\n", &cfg, &error));
+	g_assert_cmpstr(cfg.state_file, ==, "/tmp/dmemd/state");
+	g_assert_false(load("[daemon]\nstate_file=state\n", &cfg, &error));
+	g_assert_nonnull(strstr(error->message,
+				"[daemon] state_file=state: must be an absolute path"));
+	g_assert_cmpstr(cfg.state_file, ==, "/tmp/dmemd/state");
+	dmem_config_clear(&cfg);
 }
 
 static void test_malformed(void)
@@ -367,6 +383,7 @@ int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/config/defaults", test_defaults);
+	g_test_add_func("/config/state-file", test_state_file);
 	g_test_add_func("/config/empty-and-comments", test_empty_and_comments);
 	g_test_add_func("/config/all-keys", test_all_keys);
 	g_test_add_func("/config/ranges", test_ranges);

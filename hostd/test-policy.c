@@ -298,6 +298,43 @@ static void assert_held(const Sim *s, gsize i, DmemStatus status, const char *wh
 	g_assert_nonnull(strstr(s->d[i].reason, why));
 }
 
+/* assigned - MemTotal counts as demand once learned from steady samples. */
+static void test_guest_overhead(void)
+{
+	Sim s;
+	gsize a;
+
+	sim_init(&s, GiB(64));
+	a = sim_add(&s, vm_new("a", MiB(512), GiB(2), MiB(300)));
+	s.vm[a].stats.total_kib = MiB(464);	/* 48 MiB the guest never sees */
+	s.vm[a].stats.available_kib = MiB(164);
+	sim_decide(&s);
+	g_assert_cmpuint(s.d[a].overhead_kib, ==, 0);	/* first sample: unknown */
+	g_assert_cmpuint(s.d[a].demand_kib, ==, MiB(300));
+
+	s.vm[a].stats.last_update_s++;
+	s.h.now_real_s++;
+	sim_decide(&s);
+	g_assert_cmpuint(s.d[a].overhead_kib, ==, MiB(48));
+	g_assert_cmpuint(s.d[a].demand_kib, ==, MiB(348));
+
+	/* A sample taken as assigned moved (a DIMM) teaches nothing. */
+	s.vm[a].assigned_kib = MiB(768);
+	s.vm[a].stats.last_update_s++;
+	s.h.now_real_s++;
+	sim_decide(&s);
+	g_assert_cmpuint(s.d[a].overhead_kib, ==, MiB(48));
+
+	/* A guest that claims a tiny MemTotal gains at most the cap. */
+	s.vm[a].stats.total_kib = MiB(64);
+	s.vm[a].stats.available_kib = MiB(32);
+	s.vm[a].stats.last_update_s++;
+	s.h.now_real_s++;
+	sim_decide(&s);
+	g_assert_cmpuint(s.d[a].overhead_kib, ==,
+			 MiB(768) * DMEM_GUEST_OVERHEAD_MAX_PERCENT / 100);
+}
+
 static void test_no_driver(void)
 {
 	Sim s;
@@ -1062,6 +1099,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/policy/status", test_status);
 	g_test_add_func("/policy/grow-next-cycle", test_grow_next_cycle);
 	g_test_add_func("/policy/pressure", test_pressure);
+	g_test_add_func("/policy/guest-overhead", test_guest_overhead);
 	g_test_add_func("/policy/held/no-driver", test_no_driver);
 	g_test_add_func("/policy/held/stale-stats", test_stale_stats);
 	g_test_add_func("/policy/held/garbage-stats", test_garbage_stats);

@@ -28,6 +28,8 @@
 #define DMEM_DEFAULT_INTERVAL_MS	1000
 #define DMEM_INTERVAL_MS_MIN		100
 #define DMEM_INTERVAL_MS_MAX		60000
+/* Where dmemd publishes its state for dmemctl (replaced every cycle). */
+#define DMEM_STATE_PATH			"/run/dmemd/state"
 
 /* [policy] and the per-VM metadata attributes that override it. */
 #define DMEM_DEFAULT_BUFFER_PERCENT	20

@@ -1,0 +1,89 @@
+/*
+ * settings.c - resolve a VM's settings: XML and metadata over dmemd.conf
+ * (DESIGN.md section 3, "Per-VM settings").
+ */
+#include <string.h>
+
+#include "settings.h"
+
+static gboolean is_virtio_balloon(const char *model)
+{
+	return strcmp(model, "virtio") == 0 ||
+	       strcmp(model, "virtio-transitional") == 0 ||
+	       strcmp(model, "virtio-non-transitional") == 0;
+}
+
+/* Why the VM cannot be managed, or NULL. */
+static const char *unmanageable(const DmemVmFacts *f, char *buf)
+{
+	const DmemDomainXml *live = f->live, *config = f->config;
+
+	if (!live) {
+		g_snprintf(buf, DMEM_REASON_MAX, "cannot read its live definition: %s",
+			   f->live_error ? f->live_error : "unknown error");
+		return buf;
+	}
+	if (!config) {
+		g_snprintf(buf, DMEM_REASON_MAX, "cannot read its persistent definition: %s",
+			   f->config_error ? f->config_error : "unknown error");
+		return buf;
+	}
+	if (f->metadata_error) {
+		g_snprintf(buf, DMEM_REASON_MAX, "%s", f->metadata_error);
+		return buf;
+	}
+	if (!live->has_balloon)
+		return "no memory balloon device (add <memballoon model='virtio'/>)";
+	if (!is_virtio_balloon(live->balloon_model)) {
+		g_snprintf(buf, DMEM_REASON_MAX,
+			   "memballoon model '%s' is not virtio", live->balloon_model);
+		return buf;
+	}
+	/* Hot-add is wanted: it must be possible, or the VM is not ours. */
+	if (config->max_memory_kib) {
+		if (!live->max_memory_kib)
+			return "<maxMemory> is only in the persistent definition: "
+			       "restart the VM to enable hot-add";
+		if (!live->slots)
+			return "<maxMemory> has no slots: no DIMM can be hot-added";
+		if (!live->numa_cells)
+			return "<maxMemory> without a NUMA cell: no DIMM can be hot-added "
+			       "(add <numa><cell .../></numa> to <cpu>)";
+	}
+	return NULL;
+}
+
+void dmem_settings_resolve(const DmemConfig *cfg, const DmemVmFacts *f,
+			   DmemVmInput *in, char *reason)
+{
+	const DmemMetadata *md = f->metadata_error ? NULL : f->metadata;
+	const char *why = unmanageable(f, reason);
+
+	*in = (DmemVmInput) {
+		.name = f->name,
+		.enabled = md && md->has_enabled ? md->enabled : TRUE,
+		.buffer_percent = md && md->has_buffer ? md->buffer_percent :
+							 cfg->buffer_percent,
+		.weight = md && md->has_weight ? md->weight : cfg->weight,
+		.assigned_kib = f->actual_kib,
+		.target_kib = f->target_known ? f->target_kib : f->actual_kib,
+	};
+	if (why != reason && why)
+		g_strlcpy(reason, why, DMEM_REASON_MAX);
+	in->unmanaged_reason = why ? reason : NULL;
+
+	if (f->config) {
+		in->startup_kib = f->config->current_kib;
+		in->maximum_kib = f->config->max_memory_kib ?
+				  f->config->max_memory_kib : f->config->memory_kib;
+	}
+	in->minimum_kib = md && md->has_minimum ? dmem_mib_to_kib(md->minimum_mib) :
+						  in->startup_kib;
+	if (f->live) {
+		in->live_kib = f->live->memory_kib;
+		in->free_slots = f->live->slots > f->live->dimms ?
+				 f->live->slots - f->live->dimms : 0;
+	}
+	if (f->stats)
+		in->stats = *f->stats;
+}

@@ -1,0 +1,46 @@
+/*
+ * settings.h - a VM's policy input from what libvirt says about it.
+ *
+ * Pure: the mechanism gathers the facts (persistent and live XML, the <dmem/>
+ * metadata, balloon and guest statistics), this resolves them against
+ * dmemd.conf into a DmemVmInput, and decides whether the VM can be managed at
+ * all. A VM that lacks something dmemd needs gets an unmanaged reason that
+ * says what to add; it is never half-managed.
+ */
+#ifndef DMEM_SETTINGS_H
+#define DMEM_SETTINGS_H
+
+#include <glib.h>
+
+#include "config.h"
+#include "domxml.h"
+#include "metadata.h"
+#include "policy.h"
+
+typedef struct {
+	const char *name;
+
+	/* Persistent definition: startup and maximum. */
+	const DmemDomainXml *config;	/* NULL: could not be read */
+	const char *config_error;
+	/* Live definition: size, DIMMs, balloon device, NUMA. */
+	const DmemDomainXml *live;	/* NULL: could not be read */
+	const char *live_error;
+	/* The <dmem/> element: absent, valid, or invalid with a reason. */
+	const DmemMetadata *metadata;	/* NULL: absent or invalid */
+	const char *metadata_error;	/* non-NULL: invalid */
+
+	dmem_kib_t actual_kib;		/* balloon actual */
+	gboolean target_known;
+	dmem_kib_t target_kib;		/* what dmemd set last */
+	const DmemGuestStats *stats;	/* NULL: none */
+} DmemVmFacts;
+
+/*
+ * Fill @in from @f. @reason (DMEM_REASON_MAX bytes) receives why the VM is
+ * unmanaged, and in->unmanaged_reason points at it; otherwise it is NULL.
+ */
+void dmem_settings_resolve(const DmemConfig *cfg, const DmemVmFacts *f,
+			   DmemVmInput *in, char *reason);
+
+#endif /* DMEM_SETTINGS_H */

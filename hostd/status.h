@@ -1,0 +1,27 @@
+/*
+ * status.h - `dmemctl status` output from the published state (pure).
+ */
+#ifndef DMEM_STATUS_H
+#define DMEM_STATUS_H
+
+#include <glib.h>
+
+#include "state.h"
+
+/* One aligned row per VM, sizes in human units, and a header line. */
+char *dmem_status_table(const DmemState *s);
+
+/* The whole state as one JSON object; sizes in KiB. */
+char *dmem_status_json(const DmemState *s, const char *stale_reason);
+
+/*
+ * Why the state cannot be trusted, or NULL: the daemon that wrote it is gone
+ * (@pid_alive FALSE), or it is older than a few intervals at @now_us.
+ */
+char *dmem_state_stale_reason(const DmemState *s, gint64 now_us,
+			      gboolean pid_alive);
+
+/* A JSON string literal for @text, quotes included. */
+void dmem_json_append_string(GString *out, const char *text);
+
+#endif /* DMEM_STATUS_H */

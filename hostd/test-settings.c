@@ -1,0 +1,179 @@
+/* test-settings.c - unit tests for settings.c */
+#include <glib.h>
+
+#include "settings.h"
+
+#define MiB(x) ((dmem_kib_t)(x) * 1024)
+
+typedef struct {
+	DmemConfig cfg;
+	DmemDomainXml config, live;
+	DmemMetadata md;
+	DmemGuestStats stats;
+	DmemVmFacts f;
+	DmemVmInput in;
+	char reason[DMEM_REASON_MAX];
+} Fixture;
+
+/* A hot-add capable VM: startup 768, maxMemory 2048 with 8 slots, 1 DIMM. */
+static void setup(Fixture *x, gconstpointer data)
+{
+	dmem_config_init(&x->cfg);
+	x->config = (DmemDomainXml) {
+		.memory_kib = MiB(768), .current_kib = MiB(768),
+		.max_memory_kib = MiB(2048), .slots = 8, .numa_cells = 1,
+		.has_balloon = TRUE, .balloon_model = "virtio",
+	};
+	x->live = x->config;
+	x->live.memory_kib = MiB(1024);
+	x->live.dimms = 1;
+	x->live.dimm_kib = MiB(256);
+	x->stats = (DmemGuestStats) { .last_update_s = 1 };
+	x->f = (DmemVmFacts) {
+		.name = "vm1", .config = &x->config, .live = &x->live,
+		.actual_kib = MiB(900), .stats = &x->stats,
+	};
+}
+
+static void teardown(Fixture *x, gconstpointer data)
+{
+	dmem_config_clear(&x->cfg);
+}
+
+static void resolve(Fixture *x)
+{
+	dmem_settings_resolve(&x->cfg, &x->f, &x->in, x->reason);
+}
+
+static void test_defaults(Fixture *x, gconstpointer data)
+{
+	resolve(x);
+	g_assert_null(x->in.unmanaged_reason);
+	g_assert_true(x->in.enabled);
+	g_assert_cmpstr(x->in.name, ==, "vm1");
+	g_assert_cmpuint(x->in.startup_kib, ==, MiB(768));
+	g_assert_cmpuint(x->in.minimum_kib, ==, MiB(768));
+	g_assert_cmpuint(x->in.maximum_kib, ==, MiB(2048));
+	g_assert_cmpuint(x->in.buffer_percent, ==, 20);
+	g_assert_cmpuint(x->in.weight, ==, 5000);
+	g_assert_cmpuint(x->in.live_kib, ==, MiB(1024));
+	g_assert_cmpuint(x->in.free_slots, ==, 7);
+	g_assert_cmpuint(x->in.assigned_kib, ==, MiB(900));
+	/* Unknown target: the balloon's size, so nothing jumps. */
+	g_assert_cmpuint(x->in.target_kib, ==, MiB(900));
+	g_assert_cmpint(x->in.stats.last_update_s, ==, 1);
+}
+
+static void test_metadata(Fixture *x, gconstpointer data)
+{
+	x->md = (DmemMetadata) {
+		.has_minimum = TRUE, .minimum_mib = 512,
+		.has_buffer = TRUE, .buffer_percent = 50,
+		.has_weight = TRUE, .weight = 7,
+		.has_enabled = TRUE, .enabled = FALSE,
+	};
+	x->f.metadata = &x->md;
+	x->f.target_known = TRUE;
+	x->f.target_kib = MiB(1000);
+	resolve(x);
+	g_assert_cmpuint(x->in.minimum_kib, ==, MiB(512));
+	g_assert_cmpuint(x->in.buffer_percent, ==, 50);
+	g_assert_cmpuint(x->in.weight, ==, 7);
+	g_assert_false(x->in.enabled);
+	g_assert_cmpuint(x->in.target_kib, ==, MiB(1000));
+}
+
+static void test_balloon_only(Fixture *x, gconstpointer data)
+{
+	x->config.max_memory_kib = 0;
+	x->config.slots = 0;
+	x->config.numa_cells = 0;
+	x->config.memory_kib = MiB(4096);
+	x->live = x->config;
+	resolve(x);
+	g_assert_null(x->in.unmanaged_reason);
+	g_assert_cmpuint(x->in.maximum_kib, ==, MiB(4096));
+	g_assert_cmpuint(x->in.free_slots, ==, 0);
+}
+
+static void expect_unmanaged(Fixture *x, const char *fragment)
+{
+	resolve(x);
+	g_assert_nonnull(x->in.unmanaged_reason);
+	if (!g_strrstr(x->in.unmanaged_reason, fragment))
+		g_error("'%s' lacks '%s'", x->in.unmanaged_reason, fragment);
+}
+
+static void test_no_balloon(Fixture *x, gconstpointer data)
+{
+	x->live.has_balloon = FALSE;
+	g_strlcpy(x->live.balloon_model, "none", sizeof(x->live.balloon_model));
+	expect_unmanaged(x, "no memory balloon device");
+}
+
+static void test_xen_balloon(Fixture *x, gconstpointer data)
+{
+	g_strlcpy(x->live.balloon_model, "xen", sizeof(x->live.balloon_model));
+	expect_unmanaged(x, "'xen' is not virtio");
+}
+
+static void test_no_numa(Fixture *x, gconstpointer data)
+{
+	x->live.numa_cells = 0;
+	expect_unmanaged(x, "without a NUMA cell");
+}
+
+static void test_no_slots(Fixture *x, gconstpointer data)
+{
+	x->live.slots = 0;
+	expect_unmanaged(x, "no slots");
+}
+
+static void test_maxmemory_not_live(Fixture *x, gconstpointer data)
+{
+	x->live.max_memory_kib = 0;
+	expect_unmanaged(x, "restart the VM");
+}
+
+static void test_bad_metadata(Fixture *x, gconstpointer data)
+{
+	x->f.metadata_error = "invalid dmem metadata: weight=lots: not a whole number";
+	expect_unmanaged(x, "weight=lots");
+	/* Defaults, not half of a broken element. */
+	g_assert_cmpuint(x->in.weight, ==, 5000);
+}
+
+static void test_unreadable(Fixture *x, gconstpointer data)
+{
+	x->f.live = NULL;
+	x->f.live_error = "Domain not found";
+	expect_unmanaged(x, "live definition: Domain not found");
+	x->f.live = &x->live;
+	x->f.config = NULL;
+	expect_unmanaged(x, "persistent definition: unknown error");
+}
+
+static void test_slots_used_up(Fixture *x, gconstpointer data)
+{
+	x->live.dimms = 9;	/* more than slots: never underflows */
+	resolve(x);
+	g_assert_cmpuint(x->in.free_slots, ==, 0);
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+#define ADD(path, fn) g_test_add(path, Fixture, NULL, setup, fn, teardown)
+	ADD("/settings/defaults", test_defaults);
+	ADD("/settings/metadata", test_metadata);
+	ADD("/settings/balloon-only", test_balloon_only);
+	ADD("/settings/unmanaged/no-balloon", test_no_balloon);
+	ADD("/settings/unmanaged/xen-balloon", test_xen_balloon);
+	ADD("/settings/unmanaged/no-numa", test_no_numa);
+	ADD("/settings/unmanaged/no-slots", test_no_slots);
+	ADD("/settings/unmanaged/maxmemory-not-live", test_maxmemory_not_live);
+	ADD("/settings/unmanaged/bad-metadata", test_bad_metadata);
+	ADD("/settings/unmanaged/unreadable", test_unreadable);
+	ADD("/settings/slots-used-up", test_slots_used_up);
+	return g_test_run();
+}
