@@ -301,7 +301,7 @@ static int dmem_probe(struct virtio_device *vdev)
 		goto out_reporting;
 
 	dev_info(&vdev->dev,
-		 "dmem_balloon bound: stats %s, tell-host %s, deflate-on-oom %s, free page reporting %s\n",
+		 "bound: stats %s, tell-host %s, deflate-on-oom %s, free page reporting %s\n",
 		 b->stats_vq ? "on" : "off", b->tell_host_first ? "on" : "off",
 		 b->deflate_on_oom ? "on" : "off",
 		 b->has_reporting ? "on" : "off");
