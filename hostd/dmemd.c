@@ -207,15 +207,27 @@ static dmem_kib_t host_available(Dmemd *d)
 	return kib;
 }
 
+static gboolean status_is_fine(DmemStatus status)
+{
+	return status == DMEM_STATUS_OK || status == DMEM_STATUS_LOW;
+}
+
+/*
+ * A VM's status, when it changes. OK <-> Low is routine while a VM grows:
+ * debug only, so that the log shows problems and their end.
+ */
 static void log_status_change(const DmemVm *vm, gboolean decided, DmemStatus old)
 {
 	const DmemVmDecision *dec = &vm->decision;
 
 	if (decided && old == dec->status)
 		return;
-	if (dec->status == DMEM_STATUS_OK || dec->status == DMEM_STATUS_LOW)
-		g_message("%s: %s (%s)", vm->name, dmem_status_name(dec->status),
-			  dec->reason);
+	if (status_is_fine(dec->status) && (!decided || status_is_fine(old)))
+		g_debug("%s: %s (%s)", vm->name, dmem_status_name(dec->status),
+			dec->reason);
+	else if (status_is_fine(dec->status))
+		g_message("%s: %s again (%s)", vm->name,
+			  dmem_status_name(dec->status), dec->reason);
 	else
 		g_warning("%s: %s: %s", vm->name, dmem_status_name(dec->status),
 			  dec->reason);

@@ -123,15 +123,29 @@ static gboolean set_target(DmemVirt *v, DmemVm *vm, dmem_kib_t target_kib,
 	return TRUE;
 }
 
-static const char *target_why(const DmemVmDecision *d)
+/* A shrink before the delay ran out: the pool is contended. */
+static gboolean pool_short(const DmemVmDecision *d)
 {
-	if (d->dimms)
-		return "demand above the plugged memory";
-	if (d->target_kib > d->allocation_kib)
-		return "shrinking gradually";
-	if (d->demand_known && d->target_kib < d->demand_kib)
-		return "short of demand";
-	return d->target_kib < d->ideal_kib ? "toward ideal" : "at ideal";
+	return !d->shrink_delayed && d->alloc_kind != DMEM_ALLOC_IDEAL;
+}
+
+/* Why the target moves, for the log; @buf holds DMEM_REASON_MAX bytes. */
+static const char *target_why(const DmemVm *vm, dmem_kib_t target_kib, char *buf)
+{
+	const DmemVmDecision *d = &vm->decision;
+	g_autofree char *demand = dmem_size_format(d->demand_kib);
+	g_autofree char *ideal = dmem_size_format(d->ideal_kib);
+
+	if (vm->target_known && target_kib < vm->target_kib) {
+		g_snprintf(buf, DMEM_REASON_MAX, "%s, ideal %s%s",
+			   d->shrink_rate_limited ? "returning surplus gradually" :
+						    "returning surplus",
+			   ideal, pool_short(d) ? " (another VM needs memory)" : "");
+		return buf;
+	}
+	g_snprintf(buf, DMEM_REASON_MAX, "demand %s, ideal %s%s", demand, ideal,
+		   d->dimms ? ", after hot-adding" : "");
+	return buf;
 }
 
 static void dry_run(DmemVm *vm, dmem_kib_t dimm_size_kib)
@@ -185,6 +199,9 @@ void dmem_virt_apply(DmemVirt *v, DmemVm *vm, dmem_kib_t dimm_size_kib,
 
 	/* Never above the live size, whatever was attached. */
 	target = MIN(d->target_kib, vm->live.memory_kib);
-	if (target != vm->target_kib || !vm->target_known || d->dimms)
-		set_target(v, vm, target, target_why(d), now_us);
+	if (target != vm->target_kib || !vm->target_known || d->dimms) {
+		char why[DMEM_REASON_MAX];
+
+		set_target(v, vm, target, target_why(vm, target, why), now_us);
+	}
 }

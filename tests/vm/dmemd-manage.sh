@@ -1,0 +1,85 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# dmemd manages real guests (run from the ASan/UBSan build, which must stay
+# silent): a growing workload gets DIMMs hot-added and finishes without an
+# OOM kill, the surplus is ballooned back after shrink_delay_s, a VM without
+# a balloon driver is left alone and reported NoDriver, bad metadata on one
+# VM does not stop the management of another, and `dmemctl status` agrees
+# with libvirt.
+set -uo pipefail
+source "$(dirname "$0")/../lib/dmemd.sh"
+
+dmemd_init
+vm_define grow startup=512 max=2048 slots=8
+vm_define nodrv startup=384 driver=none
+vm_start grow
+vm_start nodrv
+grow=$(vm_dom grow)
+nodrv=$(vm_dom nodrv)
+nodrv_actual0=$(vm_balloon_kib nodrv actual)
+
+dmemd_start asan
+status_is() { [ "$(dmemd_vm_json "$1" status)" = "$2" ]; }
+check "dmemd manages the guest with dmem_balloon (status OK)" \
+	vm_wait 30 status_is grow OK
+check "the VM without a balloon driver is reported NoDriver" \
+	vm_wait 30 status_is nodrv NoDriver
+dmemctl status | sed 's/^/# /'
+check "dmemctl status prints a NoDriver row for it" \
+	bash -c "'$DMEM_TOP/hostd/dmemctl' --config '$DMEMD_CONF' status | grep -E '^$nodrv .* NoDriver '"
+
+# ---- growth past startup: DIMMs, no OOM ----------------------------------
+vm_exec grow '(memhog -m 900 -s 16 -i 500 -t 8; echo exit=$?) >/tmp/hog.log 2>&1 &' >/dev/null
+hog_done() { vm_exec grow 'grep -q "^exit=" /tmp/hog.log'; }
+check "the workload (900 MiB in a 512 MiB guest) runs to its end" vm_wait 120 hog_done
+tap_diag "$(vm_exec grow 'tail -n 3 /tmp/hog.log')"
+check "memhog exited 0" vm_exec grow 'grep -q "^exit=0" /tmp/hog.log'
+check "no OOM kill in the guest" \
+	vm_exec grow '! dmesg | grep -qE "Out of memory|Killed process|oom-kill"'
+dimms=$(vm_dimms grow)
+tap_diag "DIMMs hot-added: $dimms; guest MemTotal $(vm_meminfo_kib grow MemTotal) KiB"
+check "DIMMs were hot-added" test "$dimms" -gt 0
+check "the guest onlined the hot-added memory" \
+	test "$(vm_meminfo_kib grow MemTotal)" -gt $((600 * 1024))
+check "dmemd logged the hot-add" dmemd_log_has "$grow: balloon target"
+
+# ---- dmemctl status tells the truth ---------------------------------------
+agree() {
+	local a b
+	a=$(dmemd_vm_json grow assigned_kib)
+	b=$(vm_balloon_kib grow actual)
+	[ -n "$a" ] && [ -n "$b" ] && [ "$a" = "$b" ]
+}
+check "dmemctl status --json assigned equals virsh dommemstat actual" vm_wait 10 agree
+live_agrees() {
+	local l
+	l=$(vm_virsh dumpxml "$grow" | sed -n "s|^  <memory unit='KiB'>\([0-9]*\)</memory>|\1|p")
+	[ "$(dmemd_vm_json grow live_kib)" = "$l" ]
+}
+check "dmemctl status --json live size equals the live <memory>" vm_wait 10 live_agrees
+check "dmemctl status: the NoDriver VM's balloon was never touched" \
+	test "$(vm_balloon_kib nodrv actual)" = "$nodrv_actual0"
+
+# ---- bad metadata on one VM does not stop another -------------------------
+vm_virsh metadata "$nodrv" urn:dmem:1 --key dmem --live \
+	--set '<dmem weight="lots"/>' >/dev/null
+check "a VM with invalid metadata is reported Unmanaged with the reason" \
+	vm_wait 10 bash -c "'$DMEM_TOP/hostd/dmemctl' --config '$DMEMD_CONF' status | grep -E '^$nodrv .*Unmanaged .*weight=lots'"
+
+# ---- surplus ballooned back after the delay --------------------------------
+peak=$(vm_balloon_kib grow actual)
+shrunk() { [ "$(vm_balloon_kib grow actual)" -le $((peak - 128 * 1024)) ]; }
+check "after the workload, the surplus is ballooned back (from $((peak / 1024)) MiB)" \
+	vm_wait 60 shrunk
+check "and the guest stays above its minimum (startup)" \
+	test "$(vm_balloon_kib grow actual)" -ge $((512 * 1024 - 8 * 1024))
+tap_diag "after shrinking: actual $(($(vm_balloon_kib grow actual) / 1024)) MiB"
+dmemctl explain "$grow" | sed 's/^/# /'
+check "dmemctl explain names the demand and the ideal" \
+	bash -c "'$DMEM_TOP/hostd/dmemctl' --config '$DMEMD_CONF' explain '$grow' | grep -q 'ideal:'"
+
+check "the guest kernel log is clean" vm_dmesg_clean grow
+check "dmemd (ASan/UBSan) stops cleanly without a sanitizer report" dmemd_stop
+check "dmemd removed its state file on exit" test ! -e "$DMEMD_STATE"
+tap_done
