@@ -1,0 +1,55 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The pressure report: what the host reads with "virsh dommemstat" matches the
+# guest's /proc/meminfo and /proc/vmstat, and is fresh every period.
+set -uo pipefail
+source "$(dirname "$0")/../lib/vm.sh"
+
+vm_init
+vm_define st startup=768 stats=1
+vm_start st
+dom=$(vm_dom st)
+
+stat() { vm_virsh dommemstat "$dom" | awk -v f="$1" '$1 == f {print $2}'; }
+near() { [ -n "$1" ] && [ -n "$2" ] && [ $(( $1 > $2 ? $1 - $2 : $2 - $1 )) -le "$3" ]; }
+
+# Stats arrive once the first period has passed.
+check "dommemstat reports guest statistics" vm_wait 20 test -n "$(stat usable)"
+
+# Sample the guest, then the host after one more period, so both describe
+# the same quiet guest.
+guest=$(vm_exec st 'cat /proc/meminfo /proc/vmstat')
+g() { echo "$guest" | awk -v f="$1" '$1 == f || $1 == f":" {print $2}'; }
+sleep 2.5
+host=$(vm_virsh dommemstat "$dom")
+h() { echo "$host" | awk -v f="$1" '$1 == f {print $2}'; }
+tap_diag "$(echo "$host" | tr '\n' ' ')"
+
+check "available = guest MemTotal" test "$(h available)" = "$(g MemTotal)"
+check "usable = guest MemAvailable (within 16 MiB)" near "$(h usable)" "$(g MemAvailable)" 16384
+check "unused = guest MemFree (within 16 MiB)" near "$(h unused)" "$(g MemFree)" 16384
+check "disk_caches = guest Cached + Buffers (within 8 MiB)" \
+	near "$(h disk_caches)" $(( $(g Cached) + $(g Buffers) )) 8192
+check "major_fault = guest pgmajfault (within 100)" near "$(h major_fault)" "$(g pgmajfault)" 100
+check "minor_fault = guest pgfault (within 20000)" near "$(h minor_fault)" "$(g pgfault)" 20000
+check "swap_in = guest pswpin (bytes -> KiB)" test "$(h swap_in)" = $(( $(g pswpin) * 4 ))
+check "swap_out = guest pswpout (bytes -> KiB)" test "$(h swap_out)" = $(( $(g pswpout) * 4 ))
+check "hugetlb_pgalloc = guest htlb_buddy_alloc_success" \
+	test "$(h hugetlb_pgalloc)" = "$(g htlb_buddy_alloc_success)"
+
+# Freshness: last_update moves every period, and a change in the guest shows
+# on the host within two periods.
+t1=$(stat last_update)
+sleep 2.2
+check "last_update advances every period" test "$(stat last_update)" -gt "$t1"
+before=$(stat usable)
+vm_exec st 'memhog -m 200 -p /tmp/h.pid >/tmp/h.log 2>&1 &'
+vm_wait 30 vm_exec st 'grep -q holding /tmp/h.log'
+dropped() { [ $(( before - $(stat usable) )) -ge $((180 * 1024)) ]; }
+check "a 200 MiB workload shows in usable within 3 s" vm_wait 3 dropped
+requests=$(vm_exec st 'cat /sys/bus/virtio/drivers/dmem_balloon/virtio*/dmem/stats_requests')
+check "the driver counts the stats requests it answered" test "$requests" -gt 3
+check "guest kernel log has no warning, oops or BUG" vm_dmesg_clean st
+
+tap_done
