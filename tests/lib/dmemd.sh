@@ -141,3 +141,29 @@ dmemd_cleanup() {
 	(exit "$rc")
 	vm_cleanup
 }
+
+# dmemd_restart_libvirtd: kill the libvirtd this harness started and start a
+# new one, recorded in its place so that the harness cleanup stops it. Fails
+# (the caller skips) when libvirtd was not ours to kill.
+dmemd_restart_libvirtd() {
+	local old i idx=-1
+	old=$(cat /run/libvirtd.pid 2>/dev/null) || return 1
+	for i in "${!LIBVIRT_STARTED_PIDS[@]}"; do
+		[ "${LIBVIRT_STARTED_PIDS[i]}" = "$old" ] && idx=$i
+	done
+	[ "$idx" -ge 0 ] || return 1
+	kill "$old" 2>/dev/null || return 1
+	for i in $(seq 100); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$old" 2>/dev/null && return 1
+	LIBVIRTD_DOWN_HOOK
+	libvirtd -d || return 1
+	for i in $(seq 100); do libvirt_running /run/libvirtd.pid && break; sleep 0.1; done
+	LIBVIRT_STARTED_PIDS[idx]=$(cat /run/libvirtd.pid)
+	for i in $(seq 150); do
+		virsh -q -c "$DMEM_URI" version >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	return 1
+}
+# Tests may redefine this to check things while libvirtd is down.
+LIBVIRTD_DOWN_HOOK() { :; }
