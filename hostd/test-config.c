@@ -247,6 +247,35 @@ static void test_state_file(void)
 	dmem_config_clear(&cfg);
 }
 
+/* The shipped dmemd.conf loads to the defaults and shows every key's default. */
+static void test_shipped_config(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *dir = g_path_get_dirname(__FILE__);
+	g_autofree char *path = g_build_filename(dir, "dist", "dmemd.conf", NULL);
+	g_autofree char *text = NULL;
+	g_autofree char *defaults = NULL;
+	g_auto(GStrv) lines = NULL;
+	DmemConfig cfg;
+
+	dmem_config_init(&cfg);
+	g_assert_true(dmem_config_load_file(&cfg, path, TRUE, &error));
+	g_assert_no_error(error);
+	assert_defaults(&cfg);
+	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+	defaults = dmem_config_to_string(&cfg);
+	lines = g_strsplit(defaults, "\n", -1);
+	for (char **l = lines; *l; l++) {
+		g_autofree char *commented = g_strdup_printf("\n#%s\n", *l);
+
+		if (**l == '\0' || **l == '[')
+			continue;
+		if (!strstr(text, commented))
+			g_error("%s does not show the default '%s'", path, *l);
+	}
+	dmem_config_clear(&cfg);
+}
+
 static void test_malformed(void)
 {
 	static const char *const texts[] = {
@@ -384,6 +413,7 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/config/defaults", test_defaults);
 	g_test_add_func("/config/state-file", test_state_file);
+	g_test_add_func("/config/shipped", test_shipped_config);
 	g_test_add_func("/config/empty-and-comments", test_empty_and_comments);
 	g_test_add_func("/config/all-keys", test_all_keys);
 	g_test_add_func("/config/ranges", test_ranges);
