@@ -55,10 +55,11 @@ expect() {
 	fi
 }
 
-cat >"$T/good.conf" <<'CONF'
+cat >"$T/good.conf" <<CONF
 [daemon]
 uri=test:///default
 interval_ms=200
+state_file=$T/run/state
 [policy]
 weight=100
 CONF
@@ -69,7 +70,7 @@ printf '[daemon]\ninterval_ms=5\n' >"$T/bad-range.conf"
 printf '[nonsense]\n' >"$T/bad-group.conf"
 printf 'not a key file\n' >"$T/malformed.conf"
 
-echo "1..44"
+echo "1..52"
 
 # ---- dmemd ----------------------------------------------------------------
 expect "dmemd --version" 0 out "dmemd $VERSION" -- "$DMEMD" --version
@@ -116,6 +117,24 @@ if wait_log "started"; then ok "dmemd starts in the foreground"; else
 	cp "$T/daemon.err" "$T/err"; : >"$T/out"; not_ok "dmemd starts in the foreground"; fi
 if grep -qF "dry run" "$T/daemon.err"; then ok "dmemd reports --dry-run"; else
 	cp "$T/daemon.err" "$T/err"; : >"$T/out"; not_ok "dmemd reports --dry-run"; fi
+# dmemctl reads the state the daemon publishes: libvirt's test driver has
+# one running domain, "test", without a balloon driver.
+i=0
+while [ ! -s "$T/run/state" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+expect "dmemctl status shows the test domain as NoDriver" 0 out \
+	"test  running  2048 MiB  8192 MiB  2048 MiB       -      -  6144 MiB      0 MiB  NoDriver" -- \
+	"$DMEMCTL" --config "$T/live.conf" status
+expect "dmemctl status has a header with every column" 0 out \
+	"  ASSIGNED  DEMAND  IDEAL   BALLOON  HOT-ADDED  STATUS    REASON" -- \
+	"$DMEMCTL" --config "$T/live.conf" status
+expect "dmemctl status says the daemon runs with --dry-run" 0 out "dry-run" -- \
+	"$DMEMCTL" --config "$T/live.conf" status
+expect "dmemctl status --json" 0 out '"connected":true' -- \
+	"$DMEMCTL" --config "$T/live.conf" status --json
+expect "dmemctl explain test" 0 out "test: NoDriver" -- \
+	"$DMEMCTL" --config "$T/live.conf" explain test
+expect "dmemctl explain of an unknown VM" 1 err "no VM named 'nosuch'" -- \
+	"$DMEMCTL" --config "$T/live.conf" explain nosuch
 kill -HUP "$DAEMON_PID"
 if wait_log "configuration reloaded"; then ok "SIGHUP reloads the config"; else
 	cp "$T/daemon.err" "$T/err"; : >"$T/out"; not_ok "SIGHUP reloads the config"; fi
@@ -141,6 +160,10 @@ else
 fi
 
 # ---- dmemctl --------------------------------------------------------------
+expect "dmemctl status after dmemd stopped says it is not running" 1 err \
+	"dmemd is not running" -- "$DMEMCTL" --config "$T/good.conf" status
+expect "dmemctl --config MISSING fails naming the file" 1 err "$T/missing.conf" -- \
+	"$DMEMCTL" --config "$T/missing.conf" status
 expect "dmemctl --version" 0 out "dmemctl $VERSION" -- "$DMEMCTL" --version
 expect "dmemctl --help" 0 out "dmemctl [--connect URI] set VM" -- "$DMEMCTL" --help
 expect "dmemctl set --help lists --minimum" 0 out "--minimum" -- "$DMEMCTL" set --help
@@ -178,8 +201,8 @@ expect "status --bogus" 2 err "Unknown option --bogus" -- "$DMEMCTL" status --bo
 expect "explain without a VM" 2 err "which VM?" -- "$DMEMCTL" explain
 expect "explain with two VMs" 2 err "unexpected argument" -- "$DMEMCTL" explain a b
 
-if [ "$n" -ne 44 ]; then
-	echo "# plan mismatch: ran $n tests, planned 44"
+if [ "$n" -ne 52 ]; then
+	echo "# plan mismatch: ran $n tests, planned 52"
 	failed=$((failed + 1))
 fi
 [ "$failed" -eq 0 ]

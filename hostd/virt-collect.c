@@ -45,6 +45,8 @@ static void read_stats(DmemVm *vm, const virDomainStatsRecord *rec)
 	DmemGuestStats s = { 0 };
 	gboolean has_rss = FALSE;
 
+	vm->actual_reported = FALSE;
+
 	for (int i = 0; i < rec->nparams; i++) {
 		const virTypedParameter *p = &rec->params[i];
 		const char *f = p->field;
@@ -70,6 +72,7 @@ static void read_stats(DmemVm *vm, const virDomainStatsRecord *rec)
 		 */
 		if (strcmp(f, "current") == 0) {
 			vm->actual_kib = u;
+			vm->actual_reported = TRUE;
 		} else if (strcmp(f, "rss") == 0) {
 			vm->rss_kib = u;
 			has_rss = TRUE;
@@ -249,6 +252,9 @@ static gboolean refresh_caches(DmemVm *vm, gint64 now_us)
 		read_metadata(vm);
 		vm->metadata_stale = FALSE;
 	}
+	/* Drivers without balloon.current still keep currentMemory. */
+	if (!vm->actual_reported && vm->live_ok)
+		vm->actual_kib = vm->live.current_kib;
 	return TRUE;
 }
 

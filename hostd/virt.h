@@ -53,6 +53,7 @@ typedef struct {
 
 	/* From the bulk stats (and BALLOON_CHANGE events). */
 	dmem_kib_t actual_kib;
+	gboolean actual_reported;	/* else: the live <currentMemory> */
 	dmem_kib_t rss_kib;
 	DmemGuestStats stats;
 	gboolean have_stats;
