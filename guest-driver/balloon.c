@@ -24,6 +24,8 @@
 #define MIB_TO_PAGES(mib)	((unsigned long)(mib) << (20 - PAGE_SHIFT))
 #define PAGES_TO_MIB(p)		((unsigned long)(p) >> (20 - PAGE_SHIFT))
 
+/* One resize run moves at most this much (4 KiB pages): 128 MiB. */
+#define DMEM_RUN_PFNS		(128U << (20 - VIRTIO_BALLOON_PFN_SHIFT))
 /* Retry a refused or failed inflation this often while the target stands. */
 #define DMEM_RETRY_MS		1000
 /* After an OOM deflation, do not inflate again for this long. */
@@ -37,8 +39,8 @@ static u32 dmem_page_to_pfn(struct page *page)
 	return page_to_pfn(page) * DMEM_PAGES_PER_PAGE;
 }
 
-/* Fill @b->pfns[@idx..] with the 4 KiB frames of @page. */
-static void dmem_set_pfns(struct dmem_balloon *b, unsigned int idx,
+/* Put the 4 KiB frames of @page at the end of @x. */
+static void dmem_add_page(struct dmem_balloon *b, struct dmem_xfer *x,
 			  struct page *page)
 {
 	u32 pfn = dmem_page_to_pfn(page);
@@ -46,7 +48,7 @@ static void dmem_set_pfns(struct dmem_balloon *b, unsigned int idx,
 
 	BUILD_BUG_ON(DMEM_BATCH_PFNS % DMEM_PAGES_PER_PAGE);
 	for (i = 0; i < DMEM_PAGES_PER_PAGE; i++)
-		b->pfns[idx + i] = cpu_to_virtio32(b->vdev, pfn + i);
+		x->pfns[x->nr++] = cpu_to_virtio32(b->vdev, pfn + i);
 }
 
 /**
@@ -117,84 +119,142 @@ s64 dmem_towards_target(struct dmem_balloon *b)
 	return (s64)target - (s64)READ_ONCE(b->nr_pages);
 }
 
-void dmem_update_actual(struct dmem_balloon *b)
+/* Tell the host what the balloon holds: what it has acknowledged. */
+static void dmem_update_actual_locked(struct dmem_balloon *b)
 {
-	u32 actual = READ_ONCE(b->nr_pages);
+	u32 actual = b->nr_pages - b->inflight_pfns;
 
+	lockdep_assert_held(&b->xfer_lock);
 	virtio_cwrite_le(b->vdev, struct virtio_balloon_config, actual,
 			 &actual);
 }
 
-/*
- * Inflate by up to @nr_pfns 4 KiB pages (a whole number of guest pages, at
- * most one batch). Pages are allocated before taking the transfer lock, so
- * that reclaim done by the allocator never waits for the host.
- */
-static unsigned int dmem_inflate(struct dmem_balloon *b, unsigned int nr_pfns)
+void dmem_update_actual(struct dmem_balloon *b)
 {
-	unsigned int want = nr_pfns / DMEM_PAGES_PER_PAGE, n = 0, i;
-	struct page *page;
-	LIST_HEAD(pages);
+	mutex_lock(&b->xfer_lock);
+	dmem_update_actual_locked(b);
+	mutex_unlock(&b->xfer_lock);
+}
 
-	for (i = 0; i < want; i++) {
-		page = balloon_page_alloc();
-		if (!page) {
-			atomic_long_inc(&b->cnt.alloc_failures);
-			break;
-		}
-		balloon_page_push(&pages, page);
-	}
+/* Wait for every transfer buffer in @xs[0..@n) to come back. */
+static void dmem_drain(struct dmem_balloon *b, struct dmem_xfer *xs,
+		       unsigned int n)
+{
+	unsigned int i;
 
 	mutex_lock(&b->xfer_lock);
-	while ((page = balloon_page_pop(&pages))) {
-		balloon_page_enqueue(&b->bdev_info, page);
-		dmem_set_pfns(b, n, page);
-		adjust_managed_page_count(page, -1);
-		n += DMEM_PAGES_PER_PAGE;
-	}
-	if (n)
-		dmem_tell_host(b, b->inflate_vq, n);
-	WRITE_ONCE(b->nr_pages, b->nr_pages + n);
+	for (i = 0; i < n; i++)
+		dmem_xfer_wait(b, &xs[i]);
+	dmem_update_actual_locked(b);
 	mutex_unlock(&b->xfer_lock);
-
-	atomic_long_add(n, &b->cnt.inflated);
-	return n;
 }
 
 /*
- * Deflate by up to @nr_pfns 4 KiB pages (at most one batch). The host hears
- * of the pages before the guest reuses them, which MUST_TELL_HOST requires
- * and costs nothing otherwise. May return less than asked when compaction
- * has isolated balloon pages for the moment.
+ * Inflate by up to @nr_pfns 4 KiB pages. Batches alternate between two
+ * buffers: while the host discards one batch, the guest allocates the next
+ * (allocation, which may reclaim, never runs under the transfer lock).
+ *
+ * Return: 4 KiB pages inflated; fewer than asked if allocation failed.
  */
-static unsigned int dmem_deflate(struct dmem_balloon *b, unsigned int nr_pfns)
+static unsigned long dmem_inflate(struct dmem_balloon *b,
+				  unsigned long nr_pfns)
 {
-	struct page *page, *next;
-	unsigned int n = 0;
-	size_t got;
+	struct dmem_xfer *xs = &b->xfer[DMEM_XFER_RESIZE0];
+	unsigned long done = 0;
+	unsigned int want, got, i = 0;
+	struct dmem_xfer *x;
+	struct page *page;
 	LIST_HEAD(pages);
 
-	mutex_lock(&b->xfer_lock);
-	nr_pfns = min_t(unsigned long, nr_pfns, b->nr_pages);
-	got = balloon_page_list_dequeue(&b->bdev_info, &pages,
-					nr_pfns / DMEM_PAGES_PER_PAGE);
-	list_for_each_entry(page, &pages, lru) {
-		dmem_set_pfns(b, n, page);
-		n += DMEM_PAGES_PER_PAGE;
-	}
-	if (n)
-		dmem_tell_host(b, b->deflate_vq, n);
-	WRITE_ONCE(b->nr_pages, b->nr_pages - n);
-	mutex_unlock(&b->xfer_lock);
+	while (done < nr_pfns) {
+		want = min_t(unsigned long, nr_pfns - done, DMEM_BATCH_PFNS) /
+		       DMEM_PAGES_PER_PAGE;
+		for (got = 0; got < want; got++) {
+			page = balloon_page_alloc();
+			if (!page) {
+				atomic_long_inc(&b->cnt.alloc_failures);
+				break;
+			}
+			balloon_page_push(&pages, page);
+		}
 
-	list_for_each_entry_safe(page, next, &pages, lru) {
-		list_del(&page->lru);
-		adjust_managed_page_count(page, 1);
-		put_page(page);	/* the balloon's reference */
+		x = &xs[i++ % 2];
+		mutex_lock(&b->xfer_lock);
+		dmem_xfer_wait(b, x);	/* the batch before last */
+		x->nr = 0;
+		x->inflate = true;
+		while ((page = balloon_page_pop(&pages))) {
+			balloon_page_enqueue(&b->bdev_info, page);
+			adjust_managed_page_count(page, -1);
+			dmem_add_page(b, x, page);
+		}
+		if (x->nr)
+			dmem_xfer_send(b, x);
+		WRITE_ONCE(b->nr_pages, b->nr_pages + x->nr);
+		dmem_update_actual_locked(b);
+		mutex_unlock(&b->xfer_lock);
+
+		done += x->nr;
+		if (got < want)
+			break;
 	}
-	WARN_ON_ONCE(got * DMEM_PAGES_PER_PAGE != n);
-	atomic_long_add(n, &b->cnt.deflated);
-	return n;
+	dmem_drain(b, xs, 2);
+	atomic_long_add(done, &b->cnt.inflated);
+	return done;
+}
+
+/*
+ * Deflate by up to @nr_pfns 4 KiB pages, using the @nr_xs buffers @xs in
+ * turn. Without MUST_TELL_HOST the guest may reuse pages before the host has
+ * seen the deflate request (virtio 1.2, 5.5.6.1), so pages are freed at once
+ * and the request travels while the next batch is prepared; with it, each
+ * batch waits for the host before its pages are freed.
+ *
+ * Return: 4 KiB pages deflated; fewer than asked when compaction holds
+ * balloon pages isolated for the moment.
+ */
+static unsigned long dmem_deflate(struct dmem_balloon *b, struct dmem_xfer *xs,
+				  unsigned int nr_xs, unsigned long nr_pfns)
+{
+	struct page *page, *next;
+	unsigned long done = 0;
+	unsigned int want, i = 0;
+	struct dmem_xfer *x;
+	LIST_HEAD(pages);
+
+	while (done < nr_pfns) {
+		x = &xs[i++ % nr_xs];
+		mutex_lock(&b->xfer_lock);
+		dmem_xfer_wait(b, x);
+		want = min3(nr_pfns - done, (unsigned long)DMEM_BATCH_PFNS,
+			    b->nr_pages);
+		balloon_page_list_dequeue(&b->bdev_info, &pages,
+					  want / DMEM_PAGES_PER_PAGE);
+		x->nr = 0;
+		x->inflate = false;
+		list_for_each_entry(page, &pages, lru)
+			dmem_add_page(b, x, page);
+		if (x->nr) {
+			dmem_xfer_send(b, x);
+			if (b->tell_host_first)
+				dmem_xfer_wait(b, x);
+		}
+		WRITE_ONCE(b->nr_pages, b->nr_pages - x->nr);
+		dmem_update_actual_locked(b);
+		mutex_unlock(&b->xfer_lock);
+
+		list_for_each_entry_safe(page, next, &pages, lru) {
+			list_del(&page->lru);
+			adjust_managed_page_count(page, 1);
+			put_page(page);	/* the balloon's reference */
+		}
+		if (!x->nr)
+			break;
+		done += x->nr;
+	}
+	dmem_drain(b, xs, nr_xs);
+	atomic_long_add(done, &b->cnt.deflated);
+	return done;
 }
 
 /**
@@ -208,11 +268,11 @@ static unsigned int dmem_deflate(struct dmem_balloon *b, unsigned int nr_pfns)
  */
 unsigned long dmem_release_all(struct dmem_balloon *b)
 {
-	unsigned long total = 0;
-	unsigned int n;
+	unsigned long total = 0, n;
 
 	while (READ_ONCE(b->nr_pages)) {
-		n = dmem_deflate(b, DMEM_BATCH_PFNS);
+		n = dmem_deflate(b, &b->xfer[DMEM_XFER_RESIZE0], 2,
+				 READ_ONCE(b->nr_pages));
 		total += n;
 		if (!n)
 			msleep(20);
@@ -226,13 +286,12 @@ void dmem_resize_work(struct work_struct *work)
 	struct dmem_balloon *b = container_of(to_delayed_work(work),
 					      struct dmem_balloon,
 					      resize_work);
-	unsigned long retry = 0, allow;
-	unsigned int want, done = 0;
+	unsigned long retry = 0, allow, want, done = 0;
 	s64 diff;
 
 	diff = dmem_towards_target(b);
 	if (diff > 0) {
-		want = min_t(s64, diff, DMEM_BATCH_PFNS);
+		want = min_t(s64, diff, DMEM_RUN_PFNS);
 		want = rounddown(want, DMEM_PAGES_PER_PAGE);
 		allow = dmem_inflate_allowance(b) * DMEM_PAGES_PER_PAGE;
 		if (time_before(jiffies, READ_ONCE(b->holdoff_until)))
@@ -247,13 +306,12 @@ void dmem_resize_work(struct work_struct *work)
 			retry = msecs_to_jiffies(DMEM_RETRY_MS);
 		diff -= done;
 	} else if (diff < 0) {
-		done = dmem_deflate(b, min_t(s64, -diff, DMEM_BATCH_PFNS));
+		done = dmem_deflate(b, &b->xfer[DMEM_XFER_RESIZE0], 2,
+				    min_t(s64, -diff, DMEM_RUN_PFNS));
 		if (!done)
 			retry = msecs_to_jiffies(20);
 		diff += done;
 	}
-	if (done)
-		dmem_update_actual(b);
 
 	if (retry && diff > 0) {
 		/* Count each refusal once, not every retry. */
@@ -278,22 +336,14 @@ int dmem_oom_notify(struct notifier_block *nb, unsigned long unused,
 {
 	struct dmem_balloon *b = container_of(nb, struct dmem_balloon, oom_nb);
 	unsigned long *freed = parm;
-	unsigned long chunk, done = 0;
-	unsigned int n;
+	unsigned long chunk, done;
 
 	chunk = max_t(unsigned long, DMEM_OOM_MIN_PFNS,
 		      dmem_guest_pages(b) * DMEM_PAGES_PER_PAGE / 32);
-	while (done < chunk) {
-		n = dmem_deflate(b, min_t(unsigned long, chunk - done,
-					  DMEM_BATCH_PFNS));
-		if (!n)
-			break;
-		done += n;
-	}
+	done = dmem_deflate(b, &b->xfer[DMEM_XFER_OOM], 1, chunk);
 	WRITE_ONCE(b->holdoff_until,
 		   jiffies + msecs_to_jiffies(DMEM_OOM_HOLDOFF_MS));
 	if (done) {
-		dmem_update_actual(b);
 		atomic_long_inc(&b->cnt.oom_events);
 		atomic_long_add(done, &b->cnt.oom_deflated);
 		*freed += done / DMEM_PAGES_PER_PAGE;
@@ -316,6 +366,7 @@ static int dmem_migratepage(struct balloon_dev_info *info,
 {
 	struct dmem_balloon *b = container_of(info, struct dmem_balloon,
 					      bdev_info);
+	struct dmem_xfer *x = &b->mig_xfer;
 	unsigned long flags;
 
 	if (!mutex_trylock(&b->xfer_lock))
@@ -333,10 +384,16 @@ static int dmem_migratepage(struct balloon_dev_info *info,
 	__count_vm_event(BALLOON_MIGRATE);
 	spin_unlock_irqrestore(&info->pages_lock, flags);
 
-	dmem_set_pfns(b, 0, newpage);
-	dmem_tell_host(b, b->inflate_vq, DMEM_PAGES_PER_PAGE);
-	dmem_set_pfns(b, 0, page);
-	dmem_tell_host(b, b->deflate_vq, DMEM_PAGES_PER_PAGE);
+	x->nr = 0;
+	x->inflate = true;
+	dmem_add_page(b, x, newpage);
+	dmem_xfer_send(b, x);
+	dmem_xfer_wait(b, x);
+	x->nr = 0;
+	x->inflate = false;
+	dmem_add_page(b, x, page);
+	dmem_xfer_send(b, x);
+	dmem_xfer_wait(b, x);
 	mutex_unlock(&b->xfer_lock);
 
 	balloon_page_finalize(page);

@@ -30,35 +30,74 @@ static void dmem_ack(struct virtqueue *vq)
 	wake_up(&b->acked);
 }
 
-/*
- * Wait until the host has returned our one buffer on @vq. The host is not
- * trusted to be well behaved: if the queue breaks (device reset, surprise
- * removal) we stop waiting rather than hang.
- */
-static void dmem_wait_host(struct dmem_balloon *b, struct virtqueue *vq)
+static struct virtqueue *dmem_xfer_vq(struct dmem_balloon *b,
+				      struct dmem_xfer *x)
 {
-	unsigned int len;
-
-	wait_event(b->acked,
-		   virtqueue_get_buf(vq, &len) || virtqueue_is_broken(vq));
+	return x->inflate ? b->inflate_vq : b->deflate_vq;
 }
 
-/* Hand @nr_pfns entries of @b->pfns to the host on @vq; wait until done. */
-void dmem_tell_host(struct dmem_balloon *b, struct virtqueue *vq,
-		    unsigned int nr_pfns)
+static void dmem_xfer_done(struct dmem_balloon *b, struct dmem_xfer *x)
 {
+	x->busy = false;
+	if (x->inflate)
+		b->inflight_pfns -= x->nr;
+}
+
+/* Take one returned buffer off @vq, if any; true if one came back. */
+static bool dmem_reap(struct dmem_balloon *b, struct virtqueue *vq)
+{
+	struct dmem_xfer *x;
+	unsigned int len;
+
+	x = virtqueue_get_buf(vq, &len);
+	if (!x)
+		return false;
+	dmem_xfer_done(b, x);
+	return true;
+}
+
+/*
+ * Wait until the host has returned @x. Buffers come back in any order and
+ * whoever holds the lock reaps them all, so we wait on @x's flag, not on the
+ * queue. The host is not trusted to behave: if the queue breaks (device
+ * reset, surprise removal) we stop waiting rather than hang.
+ */
+void dmem_xfer_wait(struct dmem_balloon *b, struct dmem_xfer *x)
+{
+	struct virtqueue *vq = dmem_xfer_vq(b, x);
+
+	lockdep_assert_held(&b->xfer_lock);
+	while (x->busy) {
+		wait_event(b->acked,
+			   dmem_reap(b, vq) || virtqueue_is_broken(vq));
+		if (x->busy && virtqueue_is_broken(vq))
+			dmem_xfer_done(b, x);
+	}
+}
+
+/* Queue @x to the host without waiting for it. */
+void dmem_xfer_send(struct dmem_balloon *b, struct dmem_xfer *x)
+{
+	struct virtqueue *vq = dmem_xfer_vq(b, x);
 	struct scatterlist sg;
 	int err;
 
 	lockdep_assert_held(&b->xfer_lock);
+	if (WARN_ON_ONCE(x->busy))
+		dmem_xfer_wait(b, x);
 
-	sg_init_one(&sg, b->pfns, sizeof(b->pfns[0]) * nr_pfns);
-	/* Only one buffer is ever in flight per queue: adding cannot fail. */
-	err = virtqueue_add_outbuf(vq, &sg, 1, b, GFP_KERNEL);
-	if (WARN_ON_ONCE(err))
+	sg_init_one(&sg, x->pfns, sizeof(x->pfns[0]) * x->nr);
+	/* At most DMEM_NR_XFER + 1 buffers, one descriptor each: it fits. */
+	err = virtqueue_add_outbuf(vq, &sg, 1, x, GFP_KERNEL);
+	if (err) {
+		dev_warn_once(&b->vdev->dev, "cannot queue to the host: %d\n",
+			      err);
 		return;
+	}
+	x->busy = true;
+	if (x->inflate)
+		b->inflight_pfns += x->nr;
 	virtqueue_kick(vq);
-	dmem_wait_host(b, vq);
 }
 
 static int dmem_free_page_report(struct page_reporting_dev_info *pr,
@@ -68,7 +107,7 @@ static int dmem_free_page_report(struct page_reporting_dev_info *pr,
 					      pr_dev_info);
 	struct virtqueue *vq = b->reporting_vq;
 	unsigned long bytes = 0;
-	unsigned int i;
+	unsigned int len, i;
 	int err;
 
 	for (i = 0; i < nents; i++)
@@ -79,7 +118,8 @@ static int dmem_free_page_report(struct page_reporting_dev_info *pr,
 	if (err)
 		return err;
 	virtqueue_kick(vq);
-	dmem_wait_host(b, vq);
+	wait_event(b->acked, virtqueue_get_buf(vq, &len) ||
+		   virtqueue_is_broken(vq));
 	atomic_long_add(bytes >> VIRTIO_BALLOON_PFN_SHIFT, &b->cnt.reported);
 	return 0;
 }
@@ -235,6 +275,35 @@ static void dmem_stop(struct dmem_balloon *b)
 	b->vdev->config->del_vqs(b->vdev);
 }
 
+static void dmem_free_xfers(struct dmem_balloon *b)
+{
+	int i;
+
+	for (i = 0; i < DMEM_NR_XFER; i++)
+		kfree(b->xfer[i].pfns);
+	kfree(b->mig_xfer.pfns);
+}
+
+static int dmem_alloc_xfers(struct dmem_balloon *b)
+{
+	int i;
+
+	for (i = 0; i < DMEM_NR_XFER; i++) {
+		b->xfer[i].pfns = kmalloc_array(DMEM_BATCH_PFNS,
+						sizeof(__virtio32), GFP_KERNEL);
+		if (!b->xfer[i].pfns)
+			goto fail;
+	}
+	b->mig_xfer.pfns = kmalloc_array(DMEM_PAGES_PER_PAGE,
+					 sizeof(__virtio32), GFP_KERNEL);
+	if (!b->mig_xfer.pfns)
+		goto fail;
+	return 0;
+fail:
+	dmem_free_xfers(b);
+	return -ENOMEM;
+}
+
 static int dmem_probe(struct virtio_device *vdev)
 {
 	struct dmem_balloon *b;
@@ -262,14 +331,13 @@ static int dmem_probe(struct virtio_device *vdev)
 	INIT_WORK(&b->stats_work, dmem_stats_work);
 	dmem_balloon_init(b);
 
-	err = -ENOMEM;
-	b->pfns = kmalloc_array(DMEM_BATCH_PFNS, sizeof(b->pfns[0]),
-				GFP_KERNEL);
-	if (!b->pfns)
+	err = dmem_alloc_xfers(b);
+	if (err)
 		goto out_free_b;
+	err = -ENOMEM;
 	b->wq = alloc_ordered_workqueue("dmem_balloon", WQ_FREEZABLE);
 	if (!b->wq)
-		goto out_free_pfns;
+		goto out_free_xfers;
 
 	/* The workers stay idle until dmem_start() clears stop_update. */
 	b->stop_update = true;
@@ -320,8 +388,8 @@ out_stop:
 	dmem_stop(b);
 out_destroy_wq:
 	destroy_workqueue(b->wq);
-out_free_pfns:
-	kfree(b->pfns);
+out_free_xfers:
+	dmem_free_xfers(b);
 out_free_b:
 	kfree(b);
 	return err;
@@ -338,7 +406,7 @@ static void dmem_remove(struct virtio_device *vdev)
 		unregister_oom_notifier(&b->oom_nb);
 	dmem_stop(b);
 	destroy_workqueue(b->wq);
-	kfree(b->pfns);
+	dmem_free_xfers(b);
 	kfree(b);
 }
 

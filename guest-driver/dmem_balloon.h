@@ -4,7 +4,7 @@
  *
  * Layers, one file each:
  *   core.c     virtio transport: probe/remove/freeze/restore, virtqueues,
- *              the host round trip (dmem_tell_host), config changes.
+ *              trips to the host (dmem_xfer_*), config changes.
  *   balloon.c  mechanism and guest-side policy: moving pages to and from
  *              the host in batches, the floor, OOM deflation, compaction.
  *   stats.c    the pressure report sent on the stats virtqueue.
@@ -31,10 +31,37 @@
 #define DMEM_PAGES_PER_PAGE	((unsigned int)(PAGE_SIZE >> VIRTIO_BALLOON_PFN_SHIFT))
 
 /*
- * PFNs sent to the host per round trip: 4096 x 4 KiB = 16 MiB. The buffer is
- * one page-aligned 16 KiB allocation made at probe time.
+ * PFNs sent to the host per trip: 4096 x 4 KiB = 16 MiB, in one page-aligned
+ * 16 KiB buffer allocated at probe time.
  */
 #define DMEM_BATCH_PFNS		4096
+
+/*
+ * Transfer buffers: two alternate for resizing, so that the guest prepares
+ * one batch while the host processes the other; one serves OOM deflation,
+ * which may run while a resize has a batch in flight.
+ */
+enum {
+	DMEM_XFER_RESIZE0,
+	DMEM_XFER_RESIZE1,
+	DMEM_XFER_OOM,
+	DMEM_NR_XFER
+};
+
+/**
+ * struct dmem_xfer - one PFN buffer and its trip to the host.
+ * @pfns:	the PFNs; owned by the device while @busy.
+ * @nr:		entries of @pfns in use.
+ * @inflate:	travels on the inflate queue (else on the deflate queue).
+ * @busy:	queued to the device, not yet returned. Protected by the
+ *		balloon's @xfer_lock, like every field here.
+ */
+struct dmem_xfer {
+	__virtio32 *pfns;
+	unsigned int nr;
+	bool inflate;
+	bool busy;
+};
 
 /**
  * struct dmem_balloon - state of one virtio-balloon device.
@@ -56,16 +83,23 @@
  *			under OOM pressure without the host asking.
  * @has_reporting:	REPORTING negotiated and registered.
  * @acked:		woken when the host returns a buffer on any queue.
- * @xfer_lock:		serialises the inflate and deflate virtqueues and
- *			@pfns. It is held across the host round trip because
- *			@pfns belongs to the device until the host returns it;
- *			nothing else waits on it except OOM deflation and
- *			resize (compaction only trylocks it).
- * @pfns:		PFN array of the round trip in progress. @xfer_lock.
+ * @xfer_lock:		serialises the inflate and deflate virtqueues, the
+ *			transfer buffers and @nr_pages updates. Never held
+ *			while allocating pages. Held while waiting for the
+ *			host only when a buffer must come back before we go on
+ *			(buffer reuse, MUST_TELL_HOST, compaction): batches
+ *			are otherwise in flight while the guest works on.
+ *			Compaction only trylocks it.
+ * @xfer:		transfer buffers (DMEM_XFER_*). @xfer_lock.
+ * @mig_xfer:		one guest page's PFNs, for compaction. @xfer_lock.
+ * @inflight_pfns:	4 KiB pages sent to the host on the inflate queue and
+ *			not yet acknowledged: part of @nr_pages, not yet of
+ *			"actual". @xfer_lock.
  * @bdev_info:		balloon compaction state: the list of ballooned pages
  *			(its own @pages_lock) and our migratepage callback.
- * @nr_pages:		4 KiB pages currently in the balloon. Written under
- *			@xfer_lock, read locklessly (READ_ONCE) for reporting.
+ * @nr_pages:		4 KiB pages taken from the guest into the balloon.
+ *			Written under @xfer_lock, read locklessly (READ_ONCE)
+ *			for reporting.
  * @target:		4 KiB pages the host asked for, as last read from
  *			config space. Written only by @resize_work.
  * @floor_pages:	the last computed floor, in guest pages: inflation
@@ -101,7 +135,9 @@ struct dmem_balloon {
 
 	wait_queue_head_t acked;
 	struct mutex xfer_lock;		/* see @xfer_lock above */
-	__virtio32 *pfns;
+	struct dmem_xfer xfer[DMEM_NR_XFER];
+	struct dmem_xfer mig_xfer;
+	unsigned long inflight_pfns;
 
 	struct balloon_dev_info bdev_info;
 	unsigned long nr_pages;
@@ -138,8 +174,8 @@ struct dmem_balloon {
 };
 
 /* core.c */
-void dmem_tell_host(struct dmem_balloon *b, struct virtqueue *vq,
-		    unsigned int nr_pfns);
+void dmem_xfer_send(struct dmem_balloon *b, struct dmem_xfer *x);
+void dmem_xfer_wait(struct dmem_balloon *b, struct dmem_xfer *x);
 void dmem_queue_resize(struct dmem_balloon *b, unsigned long delay);
 
 /* balloon.c */
