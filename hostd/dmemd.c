@@ -459,7 +459,7 @@ int main(int argc, char **argv)
 		  d.dry_run ? " (dry run: no VM is changed)" : "");
 	log_config(&d.cfg);
 
-	d.virt = dmem_virt_new(d.cfg.uri, NULL, NULL);
+	d.virt = dmem_virt_new(d.cfg.uri);
 	dmem_virt_start(d.virt);
 	run_cycle(&d);
 	schedule_cycle(&d);

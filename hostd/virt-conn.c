@@ -45,12 +45,6 @@ static DmemVm *vm_of(DmemVirt *v, virDomainPtr dom)
 	return g_hash_table_lookup(v->vms, uuid);
 }
 
-static void changed(DmemVirt *v)
-{
-	if (v->cb.changed)
-		v->cb.changed(v->cb_data);
-}
-
 static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event,
 			int detail, void *opaque)
 {
@@ -61,7 +55,6 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event,
 	v->inactive_stale = TRUE;
 	if (vm)
 		vm->config_stale = vm->live_stale = vm->metadata_stale = TRUE;
-	changed(v);
 	return 0;
 }
 
@@ -99,7 +92,6 @@ static int on_metadata(virConnectPtr conn, virDomainPtr dom, int type,
 	if (vm)
 		vm->metadata_stale = TRUE;
 	g_message("%s: dmem metadata changed", virDomainGetName(dom));
-	changed(v);
 	return 0;
 }
 
@@ -272,7 +264,6 @@ static gboolean try_connect(DmemVirt *v)
 	v->ever_connected = TRUE;
 	v->inactive_stale = TRUE;
 	v->backoff_ms = DMEM_RECONNECT_FIRST_MS;
-	changed(v);
 	return TRUE;
 }
 
@@ -297,8 +288,7 @@ gboolean dmem_virt_connected(DmemVirt *v)
 	return v->conn != NULL;
 }
 
-DmemVirt *dmem_virt_new(const char *uri, const DmemVirtCallbacks *cb,
-			gpointer cb_data)
+DmemVirt *dmem_virt_new(const char *uri)
 {
 	static gsize event_loop_registered;
 	DmemVirt *v = g_new0(DmemVirt, 1);
@@ -315,9 +305,6 @@ DmemVirt *dmem_virt_new(const char *uri, const DmemVirtCallbacks *cb,
 	v->backoff_ms = DMEM_RECONNECT_FIRST_MS;
 	v->vms = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 				       (GDestroyNotify)dmem_vm_free);
-	if (cb)
-		v->cb = *cb;
-	v->cb_data = cb_data;
 	return v;
 }
 

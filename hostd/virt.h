@@ -83,11 +83,6 @@ typedef struct {
 } DmemVm;
 
 typedef struct {
-	/* Something changed that a cycle should look at soon. */
-	void (*changed)(gpointer user_data);
-} DmemVirtCallbacks;
-
-typedef struct {
 	char *uri;
 	virConnectPtr conn;		/* NULL while disconnected */
 	int callback_ids[5];
@@ -104,14 +99,14 @@ typedef struct {
 	gboolean inactive_stale;
 	gint64 inactive_at_us;
 	char *stats_error;		/* last bulk stats failure, logged once */
-
-	DmemVirtCallbacks cb;
-	gpointer cb_data;
 } DmemVirt;
 
 /* virt-conn.c */
-DmemVirt *dmem_virt_new(const char *uri, const DmemVirtCallbacks *cb,
-			gpointer cb_data);
+/*
+ * Events only mark caches stale: the next cycle reads them. An extra cycle
+ * would break the policy's per-cycle rate limits.
+ */
+DmemVirt *dmem_virt_new(const char *uri);
 void dmem_virt_free(DmemVirt *v);
 /* Connect now; on failure keep retrying with backoff in the background. */
 void dmem_virt_start(DmemVirt *v);
