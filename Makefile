@@ -7,7 +7,11 @@
 #   make hostd           just the host programs
 #   make check           set the machine up, then run every test
 #   make demo            set the machine up, then boot a demo VM under dmemd
+#   make install         install the host side (dmemd, dmemctl, unit, config,
+#                        man pages; DESTDIR and PREFIX are honoured)
 #   make clean
+#
+# The guest side is installed inside a guest with scripts/install-guest.sh.
 #
 # The module is built against the *guest* kernel's headers, not the running
 # kernel's: by default the newest installed Debian 6.1 headers
@@ -17,7 +21,7 @@ KDIR ?= $(shell ls -d /usr/src/linux-headers-6.1.*-amd64 2>/dev/null | sort -V |
 W ?=
 C ?=
 
-.PHONY: all module hostd check unit demo clean install
+.PHONY: all module hostd check demo clean install
 
 all: module hostd
 
@@ -41,6 +45,9 @@ demo:
 	./scripts/setup.sh
 	$(MAKE) all
 	./tests/demo.sh
+
+install:
+	$(MAKE) -C hostd install
 
 clean:
 	@if [ -n "$(KDIR)" ] && [ -e "$(KDIR)/Makefile" ]; then \

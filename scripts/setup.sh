@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential pkg-config kmod cpio gzip xz-utils
-libglib2.0-dev libvirt-dev libvirt-daemon-system libvirt-clients
+libglib2.0-dev libvirt-dev libvirt-glib-1.0-dev libvirt-daemon-system libvirt-clients groff-base
 qemu-system-x86 qemu-utils seabios
 linux-image-amd64 linux-headers-amd64
 linux-image-6.12-amd64 linux-headers-6.12-amd64

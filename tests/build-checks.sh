@@ -34,6 +34,25 @@ for series in 6.1 6.12; do
 	[ -z "$warnings" ] || echo "$warnings" | head -n 20 | sed 's/^/# /'
 done
 
+# The DKMS configuration that scripts/install-guest.sh installs builds the
+# module for both kernels (in a private DKMS tree: nothing is installed).
+ver=$(sed -n 's/^#define DMEM_VERSION[[:space:]]*"\(.*\)"/\1/p' "$TOP/include/dmem_defaults.h")
+dsrc=$work/dkms-src/dmem_balloon-$ver
+mkdir -p "$dsrc" "$work/dkms-tree"
+cp -r "$TOP/Kbuild" "$TOP/guest-driver" "$TOP/include" "$dsrc/"
+sed "s/@VERSION@/$ver/" "$TOP/guest-driver/dkms.conf" >"$dsrc/dkms.conf"
+dkms_() { dkms --dkmstree "$work/dkms-tree" --sourcetree "$work/dkms-src" "$@"; }
+if dkms_ add -m dmem_balloon -v "$ver" >"$work/dkms.log" 2>&1; then
+	for series in 6.1 6.12; do
+		kver=$(basename "$(ls -d /usr/src/linux-headers-"$series".*-amd64 2>/dev/null | sort -V | tail -n 1)" | sed 's/^linux-headers-//')
+		dkms_build() { dkms_ build -m dmem_balloon -v "$ver" -k "$1" >>"$work/dkms.log" 2>&1; }
+		check "DKMS builds dmem_balloon $ver for $kver" dkms_build "$kver"
+	done
+else
+	tap_not_ok "dkms add of dmem_balloon $ver"
+	tail -n 5 "$work/dkms.log" | sed 's/^/# /'
+fi
+
 cp=/usr/local/share/dmem/checkpatch/scripts/checkpatch.pl
 if [ -x "$cp" ]; then
 	out=$("$cp" --strict --no-tree --terse --show-types -f \
