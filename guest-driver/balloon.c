@@ -26,6 +26,8 @@
 
 /* One resize run moves at most this much (4 KiB pages): 128 MiB. */
 #define DMEM_RUN_PFNS		(128U << (20 - VIRTIO_BALLOON_PFN_SHIFT))
+/* Largest deferred deflate request: 1 GiB, a 1 MiB PFN array. */
+#define DMEM_LOG_MAX_PFNS	(1UL << (30 - VIRTIO_BALLOON_PFN_SHIFT))
 /* Retry a refused or failed inflation this often while the target stands. */
 #define DMEM_RETRY_MS		1000
 /* After an OOM deflation, do not inflate again for this long. */
@@ -257,6 +259,69 @@ static unsigned long dmem_deflate(struct dmem_balloon *b, struct dmem_xfer *xs,
 	return done;
 }
 
+/*
+ * Deflate by up to @nr_pfns 4 KiB pages in one request. Without
+ * MUST_TELL_HOST the guest may reuse pages before the host acknowledges the
+ * deflate request. QEMU handles every PFN of a request under its global
+ * lock, which a vCPU also needs for any device access: batch by batch, the
+ * guest would be paced by the host. So the pages leave the balloon, "actual"
+ * is updated, and one request carrying every PFN is queued before the pages
+ * are freed; the host works through it while the guest goes on.
+ *
+ * Return: 4 KiB pages deflated; 0 if no PFN array could be allocated (the
+ * caller falls back to batches).
+ */
+static unsigned long dmem_deflate_deferred(struct dmem_balloon *b,
+					   unsigned long nr_pfns)
+{
+	struct dmem_xfer *x = &b->log_xfer;
+	struct page *page, *next;
+	unsigned long want;
+	__virtio32 *log;
+	LIST_HEAD(pages);
+	LIST_HEAD(batch);
+
+	nr_pfns = min_t(unsigned long, nr_pfns, DMEM_LOG_MAX_PFNS);
+	log = kmalloc_array(nr_pfns, sizeof(*log),
+			    GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN);
+	if (!log)
+		return 0;
+
+	mutex_lock(&b->xfer_lock);
+	dmem_xfer_wait(b, x);		/* the previous deferred request */
+	kfree(x->pfns);
+	x->pfns = log;
+	x->nr = 0;
+	x->inflate = false;
+	nr_pfns = min(nr_pfns, b->nr_pages);
+	while (x->nr < nr_pfns) {
+		/* Batches keep the compaction lock's irq-off sections short. */
+		want = min_t(unsigned long, nr_pfns - x->nr, DMEM_BATCH_PFNS);
+		if (!balloon_page_list_dequeue(&b->bdev_info, &batch,
+					       want / DMEM_PAGES_PER_PAGE))
+			break;
+		list_for_each_entry(page, &batch, lru)
+			dmem_add_page(b, x, page);
+		list_splice_init(&batch, &pages);
+	}
+	WRITE_ONCE(b->nr_pages, b->nr_pages - x->nr);
+	dmem_update_actual_locked(b);
+	if (x->nr) {
+		dmem_xfer_send(b, x);
+		atomic_long_add(x->nr, &b->cnt.deferred);
+	}
+	nr_pfns = x->nr;
+	mutex_unlock(&b->xfer_lock);
+
+	list_for_each_entry_safe(page, next, &pages, lru) {
+		list_del(&page->lru);
+		adjust_managed_page_count(page, 1);
+		put_page(page);	/* the balloon's reference */
+	}
+	atomic_long_add(nr_pfns, &b->cnt.deflated);
+	return nr_pfns;
+}
+
 /**
  * dmem_release_all() - give every ballooned page back to the guest.
  * @b: the balloon, with no resize work running
@@ -277,6 +342,8 @@ unsigned long dmem_release_all(struct dmem_balloon *b)
 		if (!n)
 			msleep(20);
 	}
+	/* Nothing may stay queued to a device about to be reset. */
+	dmem_drain(b, &b->log_xfer, 1);
 	WRITE_ONCE(b->refused, 0);
 	return total;
 }
@@ -306,8 +373,11 @@ void dmem_resize_work(struct work_struct *work)
 			retry = msecs_to_jiffies(DMEM_RETRY_MS);
 		diff -= done;
 	} else if (diff < 0) {
-		done = dmem_deflate(b, &b->xfer[DMEM_XFER_RESIZE0], 2,
-				    min_t(s64, -diff, DMEM_RUN_PFNS));
+		if (!b->tell_host_first)
+			done = dmem_deflate_deferred(b, -diff);
+		if (!done)
+			done = dmem_deflate(b, &b->xfer[DMEM_XFER_RESIZE0], 2,
+					    min_t(s64, -diff, DMEM_RUN_PFNS));
 		if (!done)
 			retry = msecs_to_jiffies(20);
 		diff += done;

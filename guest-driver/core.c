@@ -282,6 +282,7 @@ static void dmem_free_xfers(struct dmem_balloon *b)
 	for (i = 0; i < DMEM_NR_XFER; i++)
 		kfree(b->xfer[i].pfns);
 	kfree(b->mig_xfer.pfns);
+	kfree(b->log_xfer.pfns);
 }
 
 static int dmem_alloc_xfers(struct dmem_balloon *b)

@@ -92,6 +92,8 @@ struct dmem_xfer {
  *			Compaction only trylocks it.
  * @xfer:		transfer buffers (DMEM_XFER_*). @xfer_lock.
  * @mig_xfer:		one guest page's PFNs, for compaction. @xfer_lock.
+ * @log_xfer:		a deferred deflate request (see dmem_deflate_deferred);
+ *			its @pfns is allocated per request. @xfer_lock.
  * @inflight_pfns:	4 KiB pages sent to the host on the inflate queue and
  *			not yet acknowledged: part of @nr_pages, not yet of
  *			"actual". @xfer_lock.
@@ -137,6 +139,7 @@ struct dmem_balloon {
 	struct mutex xfer_lock;		/* see @xfer_lock above */
 	struct dmem_xfer xfer[DMEM_NR_XFER];
 	struct dmem_xfer mig_xfer;
+	struct dmem_xfer log_xfer;
 	unsigned long inflight_pfns;
 
 	struct balloon_dev_info bdev_info;
@@ -163,6 +166,7 @@ struct dmem_balloon {
 	struct {
 		atomic_long_t inflated;		/* 4 KiB pages, total */
 		atomic_long_t deflated;		/* 4 KiB pages, total */
+		atomic_long_t deferred;		/* 4 KiB pages deflated deferred */
 		atomic_long_t refused_requests;	/* resize runs cut short */
 		atomic_long_t alloc_failures;	/* page allocations failed */
 		atomic_long_t oom_events;	/* OOM notifications acted on */

@@ -26,7 +26,7 @@ for driver in virtio_balloon dmem; do
 	vm_define "$name" startup=1536 driver="$driver" cmdline="${BENCH_CMDLINE:-}"
 	vm_start "$name"
 	dom=$(vm_dom "$name")
-	bound=$(vm_exec "$name" 'basename $(readlink /sys/bus/virtio/devices/virtio*/driver) | sort -u | tr "\n" " "')
+	bound=$(vm_exec "$name" 'for d in /sys/bus/virtio/devices/*/driver; do basename "$(readlink "$d")"; done | sort -u | tr "\n" " "')
 	echo "# $driver: guest up in ${VM_BOOT_MS} ms; virtio drivers bound: $bound"
 	downs=() ups=()
 	for i in $(seq "$RUNS"); do
