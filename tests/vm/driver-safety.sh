@@ -35,8 +35,10 @@ check "actual stays above the 64 MiB target" test "$actual" -gt $((64 * 1024))
 check "guest MemAvailable did not go below the floor (8 MiB slack)" \
 	test "$avail" -ge $((floor - 8 * 1024))
 check "the workload survives" vm_exec safe 'kill -0 $(cat /tmp/hog1.pid)'
-check "guest stays responsive (a command answers within 5 s)" \
+responsive() {
 	"$DMEM_TOP/tests/build/dmem-vmexec" -t 5 "$VM_DIR/safe.agent.sock" 'cat /proc/loadavg' >/dev/null
+}
+check "guest stays responsive (a command answers within 5 s)" responsive
 check "refused_requests counts the refusal" \
 	test "$(vm_exec safe "cat $sys/refused_requests")" -ge 1
 
@@ -63,6 +65,17 @@ check "each OOM notification gave back at least 16 MiB (not 1 MiB per call)" \
 	test "$events" -gt 0 -a $((oomd / events)) -ge $((16 * 1024))
 check "no process was OOM-killed" \
 	vm_exec safe '! dmesg | grep -E "Killed process|Out of memory"'
+
+# A host that changes its mind: targets in quick succession, mid-operation.
+# The driver ends exactly on the last one.
+for t in 700 200 650 300 768 100 500; do
+	vm_virsh setmem "$dom" "${t}M" --live
+	sleep 0.3
+done
+settled() { test "$(vm_balloon_kib safe actual)" = $((500 * 1024)); }
+check "targets changed mid-operation: the balloon settles on the last (500 MiB)" \
+	vm_wait 60 settled
+vm_virsh setmem "$dom" 768M --live
 check "guest kernel log has no warning, oops or BUG" vm_dmesg_clean safe
 
 tap_done

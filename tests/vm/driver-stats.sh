@@ -2,12 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # The pressure report: what the host reads with "virsh dommemstat" matches the
-# guest's /proc/meminfo and /proc/vmstat, and is fresh every period.
+# guest's /proc/meminfo and /proc/vmstat, and is fresh every period. The VM
+# also offers free page reporting (libvirt freePageReporting='on').
 set -uo pipefail
 source "$(dirname "$0")/../lib/vm.sh"
 
 vm_init
-vm_define st startup=768 stats=1
+vm_define st startup=768 stats=1 reporting=on
 vm_start st
 dom=$(vm_dom st)
 
@@ -50,6 +51,16 @@ dropped() { [ $(( before - $(stat usable) )) -ge $((180 * 1024)) ]; }
 check "a 200 MiB workload shows in usable within 3 s" vm_wait 3 dropped
 requests=$(vm_exec st 'cat /sys/bus/virtio/drivers/dmem_balloon/virtio*/dmem/stats_requests')
 check "the driver counts the stats requests it answered" test "$requests" -gt 3
+
+# Free page reporting: memory the workload frees is reported to the host.
+check "free page reporting is negotiated" \
+	vm_exec st "grep -q free-page-reporting /sys/bus/virtio/drivers/dmem_balloon/virtio*/dmem/features"
+rep0=$(vm_exec st 'cat /sys/bus/virtio/drivers/dmem_balloon/virtio*/dmem/reported_free_kib')
+vm_exec st 'kill $(cat /tmp/h.pid)'
+reported() {
+	[ "$(vm_exec st 'cat /sys/bus/virtio/drivers/dmem_balloon/virtio*/dmem/reported_free_kib')" -ge $((rep0 + 100 * 1024)) ]
+}
+check "memory freed by the workload is reported free to the host (>= 100 MiB)" vm_wait 30 reported
 check "guest kernel log has no warning, oops or BUG" vm_dmesg_clean st
 
 tap_done
