@@ -328,6 +328,7 @@ static int dmem_probe(struct virtio_device *vdev)
 	init_waitqueue_head(&b->acked);
 	mutex_init(&b->xfer_lock);
 	spin_lock_init(&b->stop_lock);
+	spin_lock_init(&b->stats_lock);
 	INIT_DELAYED_WORK(&b->resize_work, dmem_resize_work);
 	INIT_WORK(&b->stats_work, dmem_stats_work);
 	dmem_balloon_init(b);
@@ -368,6 +369,7 @@ static int dmem_probe(struct virtio_device *vdev)
 	err = sysfs_create_group(&vdev->dev.kobj, &dmem_attr_group);
 	if (err)
 		goto out_reporting;
+	dmem_debugfs_init(b);
 
 	dev_info(&vdev->dev,
 		 "bound: stats %s, tell-host %s, deflate-on-oom %s, free page reporting %s\n",
@@ -400,6 +402,7 @@ static void dmem_remove(struct virtio_device *vdev)
 {
 	struct dmem_balloon *b = vdev->priv;
 
+	dmem_debugfs_exit(b);
 	sysfs_remove_group(&vdev->dev.kobj, &dmem_attr_group);
 	if (b->has_reporting)
 		page_reporting_unregister(&b->pr_dev_info);
@@ -491,9 +494,12 @@ static int __init dmem_init(void)
 {
 	int err;
 
+	dmem_debugfs_module_init();
 	err = register_virtio_driver(&dmem_driver);
-	if (err)
+	if (err) {
+		dmem_debugfs_module_exit();
 		return err;
+	}
 	bus_for_each_dev(dmem_driver.driver.bus, NULL, NULL,
 			 dmem_check_foreign);
 	return 0;
@@ -502,6 +508,7 @@ static int __init dmem_init(void)
 static void __exit dmem_exit(void)
 {
 	unregister_virtio_driver(&dmem_driver);
+	dmem_debugfs_module_exit();
 }
 
 module_init(dmem_init);

@@ -120,6 +120,11 @@ struct dmem_xfer {
  * @oom_nb:		OOM notifier; registered with @deflate_on_oom.
  * @pr_dev_info:	free page reporting registration.
  * @stats:		the stats buffer; owned by the device while queued.
+ * @stats_lock:		protects @last_stats and @nr_last_stats.
+ * @last_stats:		copy of the last report sent, in CPU byte order,
+ *			for debugfs.
+ * @nr_last_stats:	entries in @last_stats.
+ * @debugfs:		our debugfs directory, or an error pointer.
  * @events:		scratch space for the stats: vm event counters. Used
  *			only by the stats path, which is never concurrent.
  * @cnt:		event counters for sysfs, all atomic.
@@ -159,6 +164,13 @@ struct dmem_balloon {
 	struct page_reporting_dev_info pr_dev_info;
 
 	struct virtio_balloon_stat stats[DMEM_STAT_NR];
+	spinlock_t stats_lock;		/* see @stats_lock above */
+	struct {
+		u16 tag;
+		u64 val;
+	} last_stats[DMEM_STAT_NR];
+	unsigned int nr_last_stats;
+	struct dentry *debugfs;
 #ifdef CONFIG_VM_EVENT_COUNTERS
 	unsigned long events[NR_VM_EVENT_ITEMS];
 #endif
@@ -198,5 +210,9 @@ void dmem_stats_work(struct work_struct *work);
 
 /* sysfs.c */
 extern const struct attribute_group dmem_attr_group;
+void dmem_debugfs_module_init(void);
+void dmem_debugfs_module_exit(void);
+void dmem_debugfs_init(struct dmem_balloon *b);
+void dmem_debugfs_exit(struct dmem_balloon *b);
 
 #endif /* DMEM_BALLOON_H */

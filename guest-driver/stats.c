@@ -34,8 +34,9 @@ static u64 pages_to_bytes(unsigned long pages)
  */
 unsigned int dmem_fill_stats(struct dmem_balloon *b)
 {
-	unsigned int idx = 0;
+	unsigned int idx = 0, i;
 	struct sysinfo si;
+
 #ifdef CONFIG_VM_EVENT_COUNTERS
 	unsigned long *ev = b->events;
 	u64 stalls = 0;
@@ -74,6 +75,15 @@ unsigned int dmem_fill_stats(struct dmem_balloon *b)
 		      pages_to_bytes(max(si_mem_available(), 0L)));
 	dmem_put_stat(b, &idx, DMEM_STAT_CACHES,
 		      pages_to_bytes(global_node_page_state(NR_FILE_PAGES)));
+
+	/* Gathering may sleep (all_vm_events); only the copy is locked. */
+	spin_lock(&b->stats_lock);
+	for (i = 0; i < idx; i++) {
+		b->last_stats[i].tag = virtio16_to_cpu(b->vdev, b->stats[i].tag);
+		b->last_stats[i].val = virtio64_to_cpu(b->vdev, b->stats[i].val);
+	}
+	b->nr_last_stats = idx;
+	spin_unlock(&b->stats_lock);
 	return idx;
 }
 
