@@ -94,6 +94,11 @@ char *dmem_policy_explain(const DmemPolicyParams *p, const DmemVmInput *vm,
 		g_string_append_printf(s, "  hot-add: %u DIMM%s of " MIB_FMT "\n",
 				       d->dimms, d->dimms == 1 ? "" : "s",
 				       MIB(p->dimm_size_kib));
+	if (d->hotadd_fill_kib)
+		g_string_append_printf(s, "  the guest keeps the whole new size: " MIB_FMT
+				       " above the allocation, returned after "
+				       "shrink_delay_s if unused\n",
+				       MIB(d->hotadd_fill_kib));
 	if (pool) {
 		g_string_append_printf(s, "  pool: " MIB_FMT ", held by uncooperative VMs "
 				       MIB_FMT ", targets " MIB_FMT "%s\n",

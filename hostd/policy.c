@@ -9,7 +9,9 @@
  *   3. time: grow at once, shrink idle surplus after shrink_delay_s or at once
  *      when another VM waits for it, never faster than max_shrink_kib_per_s;
  *      growth only uses memory that is free now;
- *   4. hot-add the DIMMs a target needs beyond the live memory size.
+ *   4. hot-add the DIMMs a target needs beyond the live memory size, and
+ *      raise the target to the whole new size where the pool has room, so
+ *      that the guest is not asked to balloon out what it was just given.
  *
  * Everything the guest reports is clamped or rejected before use.
  */
@@ -478,20 +480,61 @@ static void flexible_status(const DmemVmInput *vm, DmemVmDecision *d)
 	}
 }
 
-static void hotadd(const DmemPolicyParams *p, const DmemVmInput *vm,
-		   DmemVmDecision *d)
+/*
+ * The DIMMs @d's target needs beyond the live size. Returns the live size
+ * they make, which is at least the target (whole DIMMs, within slots and
+ * maximum: effective_bounds() already keeps the target within reach).
+ */
+static dmem_kib_t hotadd(const DmemPolicyParams *p, const DmemVmInput *vm,
+			 DmemVmDecision *d)
 {
 	dmem_kib_t live = bound(vm->live_kib);
 	guint64 need;
 
 	if (d->target_kib <= live || !p->dimm_size_kib)
-		return;
+		return live;
 	need = (d->target_kib - live + p->dimm_size_kib - 1) / p->dimm_size_kib;
-	/* effective_bounds() already keeps the target within reach. */
 	need = MIN(need, (guint64)vm->free_slots);
 	need = MIN(need, sat_sub(bound(vm->maximum_kib), live) / p->dimm_size_kib);
 	d->dimms = (guint)need;
 	d->target_kib = MIN(d->target_kib, live + need * p->dimm_size_kib);
+	return live + need * p->dimm_size_kib;
+}
+
+/*
+ * Hot-add fill: a VM that grows by hot-add gets the whole new live size as
+ * its target, not just its allocation. A target below the new size would
+ * make the guest balloon out part of the DIMM it was just given (memory it
+ * may not even have onlined yet): work for nothing, as the surplus is at
+ * most a DIMM's rounding. The surplus is left to the shrink path, which
+ * returns it after shrink_delay_s (rate-limited), or at once when another
+ * VM needs it.
+ *
+ * The fill only uses memory of the pool that nobody else has a target on
+ * (@room); when several VMs fill at once they share it by weight. Held VMs
+ * never hot-add beyond their current target and are not filled.
+ */
+static void hotadd_fill(const DmemVmInput *vms, DmemVmDecision *out,
+			const VmClass *cls, const dmem_kib_t *new_live,
+			gsize n, dmem_kib_t room)
+{
+	g_autofree dmem_kib_t *cap = g_new0(dmem_kib_t, MAX(n, 1));
+	g_autofree dmem_kib_t *x = g_new0(dmem_kib_t, MAX(n, 1));
+	g_autofree guint *w = g_new0(guint, MAX(n, 1));
+
+	if (!room)
+		return;
+	for (gsize i = 0; i < n; i++) {
+		if (cls[i] != VM_FLEXIBLE || !out[i].dimms)
+			continue;
+		cap[i] = sat_sub(MIN(new_live[i], out[i].max_kib), out[i].target_kib);
+		w[i] = MIN(vms[i].weight, DMEM_WEIGHT_MAX);
+	}
+	waterfill(cap, w, x, n, room);
+	for (gsize i = 0; i < n; i++) {
+		out[i].target_kib += x[i];
+		out[i].hotadd_fill_kib = x[i];
+	}
 }
 
 void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
@@ -502,8 +545,10 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 	g_autofree Claim *claims = g_new0(Claim, n);
 	g_autofree gsize *flex = g_new(gsize, n);
 	g_autofree dmem_kib_t *cur = g_new0(dmem_kib_t, n);
+	g_autofree dmem_kib_t *new_live = g_new0(dmem_kib_t, n);
 	DmemPoolDecision pool = { .pool_kib = bound(h->pool_kib) };
 	dmem_kib_t budget, committed = 0, wanted = 0, step_kib;
+	dmem_kib_t committed_flex = 0;	/* flexible VMs' targets, before the fill */
 	gsize nflex = 0, ngrow = 0;
 
 	step_kib = bound(p->max_shrink_kib_per_s) * p->interval_ms / 1000;
@@ -651,7 +696,7 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 		}
 	}
 
-	/* 4. statuses, hot-add, totals. */
+	/* 4. statuses, hot-add. */
 	for (gsize i = 0; i < n; i++) {
 		DmemVmDecision *d = &out[i];
 
@@ -659,7 +704,18 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 			continue;
 		if (cls[i] == VM_FLEXIBLE)
 			flexible_status(&vms[i], d);
-		hotadd(p, &vms[i], d);
+		new_live[i] = hotadd(p, &vms[i], d);
+		if (cls[i] == VM_FLEXIBLE)
+			committed_flex = sat_add(committed_flex, d->target_kib);
+	}
+	hotadd_fill(vms, out, cls, new_live, n, sat_sub(budget, committed_flex));
+
+	/* 5. totals. */
+	for (gsize i = 0; i < n; i++) {
+		DmemVmDecision *d = &out[i];
+
+		if (cls[i] == VM_UNMANAGED)
+			continue;
 		d->target_changed = d->target_kib != vms[i].target_kib;
 		pool.targets_kib += cls[i] == VM_HELD ?
 			MAX(d->target_kib, bound(vms[i].assigned_kib)) : d->target_kib;

@@ -174,6 +174,11 @@ typedef struct {
 	dmem_kib_t target_kib;	/* new balloon target */
 	gboolean target_changed;
 	guint dimms;		/* hot-add this many DIMMs before the target */
+	/*
+	 * Target above the allocation after a hot-add: the rest of the new
+	 * DIMMs, which the guest keeps until the shrink path takes it back.
+	 */
+	dmem_kib_t hotadd_fill_kib;
 
 	gboolean shrink_delayed;	/* surplus kept until the delay ends */
 	gint64 shrink_wait_s;		/* seconds left of the delay */

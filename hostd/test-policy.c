@@ -204,10 +204,11 @@ static void test_grow_next_cycle(void)
 	sim_apply(&s);		/* the next sample shows it */
 	sim_decide(&s);
 	g_assert_cmpuint(s.d[a].demand_kib, ==, GiB(2));
-	g_assert_cmpuint(s.d[a].target_kib, ==, GiB(2) + GiB(2) / 5);
+	g_assert_cmpuint(s.d[a].allocation_kib, ==, GiB(2) + GiB(2) / 5);
 	g_assert_false(s.d[a].shrink_delayed || s.d[a].growth_limited);
-	/* 2.4 GiB on 2 GiB of live memory: two 256 MiB DIMMs. */
+	/* 2.4 GiB on 2 GiB of live memory: two 256 MiB DIMMs, all of it. */
 	g_assert_cmpuint(s.d[a].dimms, ==, 2);
+	g_assert_cmpuint(s.d[a].target_kib, ==, GiB(2) + MiB(512));
 	sim_apply(&s);
 	g_assert_cmpuint(s.vm[a].live_kib, ==, GiB(2) + MiB(512));
 }
@@ -484,7 +485,8 @@ static void test_unmanaged(void)
 	g_assert_cmpstr(s.d[nob].reason, ==, "no virtio memballoon device");
 	g_assert_cmpstr(s.d[minmax].reason, ==, "minimum 32768 MiB exceeds maximum 16384 MiB");
 	/* Unmanaged VMs are outside the pool: "ok" gets its ideal. */
-	g_assert_cmpuint(s.d[ok].target_kib, ==, GiB(1) + GiB(1) / 5);
+	g_assert_cmpuint(s.d[ok].allocation_kib, ==, GiB(1) + GiB(1) / 5);
+	g_assert_cmpuint(s.d[ok].target_kib, ==, GiB(1) + MiB(256));
 }
 
 /* ---- arbitration -------------------------------------------------------- */
@@ -786,14 +788,17 @@ static void test_hotadd(void)
 	g_assert_cmpint(s.d[a].status, ==, DMEM_STATUS_LOW);
 	g_assert_nonnull(strstr(s.d[a].reason, "out of reach"));
 
-	/* A partial DIMM is rounded up: 1 GiB + 1 MiB needs one. */
+	/* A partial DIMM is rounded up: 1 GiB + 1 MiB needs one, and the
+	 * guest keeps all of it. */
 	s.vm[a].free_slots = 8;
 	s.vm[a].buffer_percent = 0;
 	s.vm[a].minimum_kib = GiB(1) + MiB(1);
 	s.vm[a].stats.available_kib = GiB(1) - MiB(100);
 	sim_decide(&s);
 	g_assert_cmpuint(s.d[a].dimms, ==, 1);
-	g_assert_cmpuint(s.d[a].target_kib, ==, GiB(1) + MiB(1));
+	g_assert_cmpuint(s.d[a].allocation_kib, ==, GiB(1) + MiB(1));
+	g_assert_cmpuint(s.d[a].target_kib, ==, GiB(1) + MiB(256));
+	g_assert_cmpuint(s.d[a].hotadd_fill_kib, ==, MiB(255));
 }
 
 static void test_hotadd_limited_by_pool(void)
@@ -801,6 +806,7 @@ static void test_hotadd_limited_by_pool(void)
 	Sim s;
 	gsize a;
 
+	/* No room beyond the allocation: the fill waits for a pool that has it. */
 	sim_init(&s, GiB(1) + MiB(300));
 	a = sim_add(&s, vm_new("a", GiB(1), GiB(8), GiB(1)));
 	s.vm[a].stats.available_kib = 0;
@@ -808,6 +814,142 @@ static void test_hotadd_limited_by_pool(void)
 	sim_decide(&s);
 	g_assert_cmpuint(s.d[a].target_kib, ==, GiB(1) + MiB(300));
 	g_assert_cmpuint(s.d[a].dimms, ==, 2);
+	g_assert_cmpuint(s.d[a].hotadd_fill_kib, ==, 0);
+
+	/* Some room: the fill takes that and no more. */
+	s.vm[a].buffer_percent = 20;	/* allocation 1229 MiB */
+	s.h.pool_kib = GiB(1) + MiB(400);
+	sim_decide(&s);
+	g_assert_cmpuint(s.d[a].allocation_kib, ==, GiB(1) + GiB(1) / 5);
+	g_assert_cmpuint(s.d[a].dimms, ==, 1);
+	g_assert_cmpuint(s.d[a].target_kib, ==, GiB(1) + MiB(256));
+	s.vm[a].buffer_percent = 40;	/* allocation 1434 MiB: two DIMMs */
+	sim_decide(&s);
+	g_assert_cmpuint(s.d[a].dimms, ==, 2);
+	g_assert_cmpuint(s.d[a].target_kib, ==, GiB(1) + MiB(400));
+	g_assert_cmpuint(s.pool.targets_kib, ==, s.h.pool_kib);
+}
+
+/*
+ * After a hot-add the guest keeps the whole new size: it is not asked to
+ * balloon out part of the DIMM it was just given. The rounding surplus goes
+ * back by the shrink path: after shrink_delay_s, rate-limited.
+ */
+static void test_hotadd_fill(void)
+{
+	Sim s;
+	gsize a;
+	dmem_kib_t ideal;
+	int cycles;
+
+	sim_init(&s, GiB(64));
+	s.p.shrink_delay_s = 10;
+	s.p.max_shrink_kib_per_s = MiB(64);
+	a = sim_add(&s, vm_new("a", MiB(512), GiB(4), MiB(400)));
+	sim_cycle(&s);
+	g_assert_cmpuint(s.d[a].dimms, ==, 0);
+
+	/* The guest fills its 512 MiB; with an 80% buffer its ideal is
+	 * 922 MiB: two DIMMs make 1024 MiB. */
+	s.used[a] = MiB(700);
+	s.vm[a].buffer_percent = 80;
+	sim_apply(&s);
+	sim_decide(&s);
+	ideal = s.d[a].ideal_kib;
+	g_assert_cmpuint(ideal, ==, MiB(512) * 18 / 10);
+	g_assert_cmpuint(s.d[a].dimms, ==, 2);
+	g_assert_cmpuint(s.d[a].allocation_kib, ==, ideal);
+	g_assert_cmpuint(s.d[a].target_kib, ==, GiB(1));
+	g_assert_cmpuint(s.d[a].hotadd_fill_kib, ==, GiB(1) - ideal);
+	g_assert_true(s.d[a].target_changed);
+	/* Its use settles at 500 MiB: ideal 900 MiB, 124 MiB of surplus. */
+	s.used[a] = MiB(500);
+	sim_apply(&s);
+	g_assert_cmpuint(s.vm[a].live_kib, ==, GiB(1));
+
+	/* The surplus is kept for the delay: no DIMM, no balloon move. */
+	for (cycles = 0; cycles < 10; cycles++) {
+		sim_decide(&s);
+		g_assert_cmpuint(s.d[a].dimms, ==, 0);
+		g_assert_cmpuint(s.d[a].hotadd_fill_kib, ==, 0);
+		g_assert_cmpuint(s.d[a].target_kib, ==, GiB(1));
+		g_assert_true(s.d[a].shrink_delayed);
+		sim_apply(&s);
+	}
+	/* Then it goes back to the ideal at 64 MiB/s. */
+	sim_decide(&s);
+	ideal = s.d[a].ideal_kib;
+	g_assert_false(s.d[a].shrink_delayed);
+	g_assert_true(s.d[a].shrink_rate_limited);
+	g_assert_cmpuint(s.d[a].target_kib, ==, GiB(1) - MiB(64));
+	for (cycles = 0; cycles < 10 && s.vm[a].target_kib > ideal; cycles++)
+		sim_cycle(&s);
+	g_assert_cmpuint(s.vm[a].target_kib, ==, ideal);
+	g_assert_cmpuint(s.vm[a].live_kib, ==, GiB(1));
+}
+
+/* Only memory nobody else has a target on fills, shared by weight; held
+ * VMs are never filled; a VM that is short takes the fill back at once. */
+static void test_hotadd_fill_shared(void)
+{
+	Sim s;
+	gsize a, b, c;
+
+	/* a and b each need 1 DIMM for 100 MiB more: 312 MiB of room. */
+	sim_init(&s, GiB(2) + MiB(512));
+	s.p.shrink_delay_s = 60;
+	a = sim_add(&s, vm_new("a", GiB(1), GiB(4), GiB(1)));
+	b = sim_add(&s, vm_new("b", GiB(1), GiB(4), GiB(1)));
+	for (gsize i = a; i <= b; i++) {
+		s.vm[i].buffer_percent = 0;
+		s.vm[i].minimum_kib = GiB(1) + MiB(100);
+	}
+	s.vm[a].weight = 3000;
+	s.vm[b].weight = 1000;
+	sim_decide(&s);
+	g_assert_cmpuint(s.d[a].dimms, ==, 1);
+	g_assert_cmpuint(s.d[b].dimms, ==, 1);
+	/* 312 MiB shared 3:1; a's 156 MiB cap is hit, b gets the rest. */
+	g_assert_cmpuint(s.d[a].target_kib, ==, GiB(1) + MiB(256));
+	g_assert_cmpuint(s.d[b].target_kib, ==, GiB(1) + MiB(256));
+	s.h.pool_kib = GiB(2) + MiB(300);	/* 100 MiB of room */
+	sim_decide(&s);
+	g_assert_cmpuint(s.d[a].hotadd_fill_kib, ==, MiB(75));
+	g_assert_cmpuint(s.d[b].hotadd_fill_kib, ==, MiB(25));
+	g_assert_cmpuint(s.pool.targets_kib, ==, s.h.pool_kib);
+
+	/* A held VM that must hot-add for its minimum gets just that. */
+	sim_init(&s, GiB(64));
+	c = sim_add(&s, vm_new("c", GiB(1), GiB(4), GiB(1)));
+	s.vm[c].stats = (DmemGuestStats) { 0 };
+	s.vm[c].minimum_kib = GiB(1) + MiB(100);
+	sim_decide(&s);
+	g_assert_true(s.d[c].held);
+	g_assert_cmpuint(s.d[c].dimms, ==, 1);
+	g_assert_cmpuint(s.d[c].target_kib, ==, GiB(1) + MiB(100));
+	g_assert_cmpuint(s.d[c].hotadd_fill_kib, ==, 0);
+
+	/* The fill is surplus like any other: another VM's need takes it
+	 * without waiting for the delay. */
+	sim_init(&s, GiB(3));
+	s.p.shrink_delay_s = 60;
+	a = sim_add(&s, vm_new("a", GiB(1), GiB(4), GiB(1)));
+	s.vm[a].buffer_percent = 10;
+	s.vm[a].minimum_kib = MiB(512);
+	sim_decide(&s);
+	g_assert_cmpuint(s.d[a].dimms, ==, 1);
+	g_assert_cmpuint(s.d[a].target_kib, ==, GiB(1) + MiB(256));
+	sim_apply(&s);
+	/* b comes and wants 2 GiB of the 3: a's fill is in the way. */
+	b = sim_add(&s, vm_new("b", GiB(1), GiB(4), GiB(1)));
+	s.vm[b].minimum_kib = MiB(512);
+	s.vm[b].buffer_percent = 100;
+	s.vm[b].stats.last_update_s = s.h.now_real_s;
+	sim_decide(&s);
+	g_assert_true(s.pool.contention);
+	g_assert_false(s.d[a].shrink_delayed);
+	g_assert_cmpuint(s.d[a].target_kib, <, GiB(1) + MiB(256));
+	g_assert_cmpuint(s.pool.targets_kib, <=, GiB(3));
 }
 
 /* ---- explain ------------------------------------------------------------ */
@@ -830,8 +972,10 @@ static void test_explain(void)
 	g_test_message("%s", text);
 	g_assert_true(g_str_has_prefix(text, "web: Low: growing toward its ideal"));
 	g_assert_nonnull(strstr(text, "ideal: 1229 MiB = demand + 20% buffer"));
-	g_assert_nonnull(strstr(text, "target: 1024 MiB -> 1229 MiB"));
+	g_assert_nonnull(strstr(text, "allocation: 1229 MiB"));
+	g_assert_nonnull(strstr(text, "target: 1024 MiB -> 1280 MiB"));
 	g_assert_nonnull(strstr(text, "hot-add: 1 DIMM of 256 MiB"));
+	g_assert_nonnull(strstr(text, "keeps the whole new size: 51 MiB above the allocation"));
 	held = dmem_policy_explain(&s.p, &s.vm[h], &s.d[h], &s.pool);
 	g_test_message("%s", held);
 	g_assert_true(g_str_has_prefix(held, "quiet: NoDriver: "));
@@ -972,6 +1116,14 @@ static void check_invariants(const DmemPolicyParams *p, const DmemHostInput *h,
 		if (d[i].dimms)
 			g_assert_cmpuint(d[i].target_kib, >,
 					 vm->live_kib + (d[i].dimms - 1) * p->dimm_size_kib);
+		/* The fill: only after a hot-add, only on top of the allocation. */
+		if (d[i].hotadd_fill_kib) {
+			g_assert_cmpuint(d[i].dimms, >, 0);
+			g_assert_false(d[i].held);
+			g_assert_cmpuint(d[i].target_kib - d[i].hotadd_fill_kib, >=,
+					 d[i].allocation_kib);
+			g_assert_false(d[i].growth_limited);
+		}
 
 		cur = CLAMP(vm->target_kib, d[i].min_kib, d[i].max_kib);
 		if (d[i].held) {
@@ -997,6 +1149,15 @@ static void check_invariants(const DmemPolicyParams *p, const DmemHostInput *h,
 	}
 	g_assert_cmpuint(pool->targets_kib, ==, sum_new);
 	g_assert_cmpuint(pool->minimums_kib, ==, sum_min);
+	/*
+	 * No overshoot: while the pool has room left, every cooperative VM
+	 * that hot-adds keeps the whole new live size.
+	 */
+	if (sum_new < h->pool_kib)
+		for (gsize i = 0; i < n; i++)
+			if (d[i].dimms && !d[i].held)
+				g_assert_cmpuint(d[i].target_kib, ==,
+						 vms[i].live_kib + d[i].dimms * p->dimm_size_kib);
 	/* Never hand out memory the pool does not have ... */
 	if (sum_cur <= h->pool_kib)
 		g_assert_cmpuint(sum_new, <=, h->pool_kib);
@@ -1117,6 +1278,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/policy/bounds-changed", test_maximum_lowered);
 	g_test_add_func("/policy/hotadd", test_hotadd);
 	g_test_add_func("/policy/hotadd-pool", test_hotadd_limited_by_pool);
+	g_test_add_func("/policy/hotadd-fill", test_hotadd_fill);
+	g_test_add_func("/policy/hotadd-fill-shared", test_hotadd_fill_shared);
 	g_test_add_func("/policy/explain", test_explain);
 	g_test_add_func("/policy/pool", test_pool_helper);
 	g_test_add_func("/policy/random/invariants", test_random_invariants);

@@ -144,7 +144,9 @@ static const char *target_why(const DmemVm *vm, dmem_kib_t target_kib, char *buf
 		return buf;
 	}
 	g_snprintf(buf, DMEM_REASON_MAX, "demand %s, ideal %s%s", demand, ideal,
-		   d->dimms ? ", after hot-adding" : "");
+		   !d->dimms ? "" : d->hotadd_fill_kib ?
+		   ", after hot-adding: the guest keeps the whole DIMMs" :
+		   ", after hot-adding");
 	return buf;
 }
 
