@@ -249,19 +249,15 @@ gboolean dmem_config_load_file(DmemConfig *cfg, const char *path,
 	GError *local = NULL;
 	gsize len;
 
-	if (!g_file_get_contents(path, &data, &len, &local)) {
-		if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT) &&
+	if (!dmem_file_read(path, &data, &len, &local)) {
+		if (g_error_matches(local, DMEM_ERROR, DMEM_ERROR_NOT_FOUND) &&
 		    !must_exist) {
 			g_error_free(local);
 			dmem_config_clear(cfg);
 			dmem_config_init(cfg);
 			return TRUE;
 		}
-		g_set_error(error, DMEM_ERROR,
-			    g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT) ?
-			    DMEM_ERROR_NOT_FOUND : DMEM_ERROR_FAILED,
-			    "%s", local->message);
-		g_error_free(local);
+		g_propagate_error(error, local);
 		return FALSE;
 	}
 	return dmem_config_load_data(cfg, data, len, path, error);

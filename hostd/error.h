@@ -21,4 +21,11 @@ typedef enum {
 
 GQuark dmem_error_quark(void);
 
+/*
+ * g_file_get_contents() with its error in DMEM_ERROR: DMEM_ERROR_NOT_FOUND
+ * when @path does not exist, DMEM_ERROR_FAILED for any other failure.
+ */
+gboolean dmem_file_read(const char *path, char **contents, gsize *length,
+			GError **error);
+
 #endif /* DMEM_ERROR_H */

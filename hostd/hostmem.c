@@ -44,7 +44,7 @@ gboolean dmem_host_available_kib(const char *path, dmem_kib_t *kib_out,
 {
 	g_autofree char *text = NULL;
 
-	if (!g_file_get_contents(path, &text, NULL, error))
+	if (!dmem_file_read(path, &text, NULL, error))
 		return FALSE;
 	if (!dmem_meminfo_parse(text, "MemAvailable", kib_out, error)) {
 		g_prefix_error(error, "%s: ", path);

@@ -277,16 +277,9 @@ gboolean dmem_state_write(const DmemState *s, const char *path, GError **error)
 gboolean dmem_state_read(DmemState *s, const char *path, GError **error)
 {
 	g_autofree char *data = NULL;
-	GError *local = NULL;
 	gsize len;
 
-	if (!g_file_get_contents(path, &data, &len, &local)) {
-		g_set_error(error, DMEM_ERROR,
-			    g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT) ?
-			    DMEM_ERROR_NOT_FOUND : DMEM_ERROR_FAILED,
-			    "%s", local->message);
-		g_error_free(local);
+	if (!dmem_file_read(path, &data, &len, error))
 		return FALSE;
-	}
 	return dmem_state_from_data(s, data, len, path, error);
 }

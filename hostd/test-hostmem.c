@@ -1,6 +1,7 @@
 /* test-hostmem.c - unit tests for hostmem.c */
 #include <glib.h>
 
+#include "error.h"
 #include "hostmem.h"
 
 static const char meminfo[] =
@@ -43,6 +44,7 @@ static void test_proc(void)
 	g_assert_true(dmem_host_available_kib(DMEM_PROC_MEMINFO, &kib, &error));
 	g_assert_cmpuint(kib, >, 0);
 	g_assert_false(dmem_host_available_kib("/nonexistent/meminfo", &kib, &error));
+	g_assert_error(error, DMEM_ERROR, DMEM_ERROR_NOT_FOUND);
 }
 
 int main(int argc, char **argv)

@@ -140,6 +140,11 @@ static void test_file(void)
 	g_unlink(path);
 	g_assert_false(dmem_state_read(&b, path, &error));
 	g_assert_error(error, DMEM_ERROR, DMEM_ERROR_NOT_FOUND);
+	g_assert_nonnull(strstr(error->message, path));
+	g_clear_error(&error);
+	/* Any other failure is not "not found". */
+	g_assert_false(dmem_state_read(&b, sub, &error));
+	g_assert_error(error, DMEM_ERROR, DMEM_ERROR_FAILED);
 	g_rmdir(sub);
 	g_rmdir(dir);
 	dmem_state_clear(&a);
