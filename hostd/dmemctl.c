@@ -132,6 +132,13 @@ typedef struct {
 static gboolean set_options_to_update(const SetOptions *o, DmemMetadata *update,
 				      GError **error)
 {
+	/* Each option is the metadata attribute of the same name. */
+	const struct { const char *attr, *value; } opts[] = {
+		{ "minimum", o->minimum },
+		{ "buffer", o->buffer },
+		{ "weight", o->weight },
+	};
+
 	*update = (DmemMetadata) { 0 };
 
 	if (o->enable && o->disable) {
@@ -139,28 +146,12 @@ static gboolean set_options_to_update(const SetOptions *o, DmemMetadata *update,
 			    "--enable and --disable exclude each other");
 		return FALSE;
 	}
-	if (o->minimum) {
-		if (!dmem_metadata_parse_minimum(o->minimum, &update->minimum_mib,
-						 error)) {
-			g_prefix_error(error, "--minimum ");
+	for (gsize i = 0; i < G_N_ELEMENTS(opts); i++) {
+		if (opts[i].value &&
+		    !dmem_metadata_set(update, opts[i].attr, opts[i].value, error)) {
+			g_prefix_error(error, "--%s ", opts[i].attr);
 			return FALSE;
 		}
-		update->has_minimum = TRUE;
-	}
-	if (o->buffer) {
-		if (!dmem_metadata_parse_buffer(o->buffer, &update->buffer_percent,
-						error)) {
-			g_prefix_error(error, "--buffer ");
-			return FALSE;
-		}
-		update->has_buffer = TRUE;
-	}
-	if (o->weight) {
-		if (!dmem_metadata_parse_weight(o->weight, &update->weight, error)) {
-			g_prefix_error(error, "--weight ");
-			return FALSE;
-		}
-		update->has_weight = TRUE;
 	}
 	if (o->enable || o->disable) {
 		update->has_enabled = TRUE;

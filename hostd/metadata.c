@@ -83,8 +83,8 @@ static const char *local_name(const char *qname)
 	return colon ? colon + 1 : qname;
 }
 
-static gboolean set_attribute(DmemMetadata *md, const char *name,
-			      const char *value, GError **error)
+gboolean dmem_metadata_set(DmemMetadata *md, const char *name,
+			   const char *value, GError **error)
 {
 	gboolean ok;
 
@@ -106,8 +106,6 @@ static gboolean set_attribute(DmemMetadata *md, const char *name,
 			    name);
 		return FALSE;
 	}
-	if (!ok)
-		g_prefix_error(error, "%s=", name);
 	return ok;
 }
 
@@ -145,8 +143,11 @@ static void on_start(GMarkupParseContext *ctx, const char *element,
 				return;
 			}
 		}
-		if (!set_attribute(st->md, local_name(names[i]), values[i], error))
+		if (!dmem_metadata_set(st->md, local_name(names[i]), values[i], error)) {
+			if (!g_error_matches(*error, DMEM_ERROR, DMEM_ERROR_UNKNOWN))
+				g_prefix_error(error, "%s=", local_name(names[i]));
 			return;
+		}
 	}
 }
 

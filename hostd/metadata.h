@@ -37,7 +37,14 @@ char *dmem_metadata_format(const DmemMetadata *md);
 /* Overlay the attributes set in @update onto @md. */
 void dmem_metadata_merge(DmemMetadata *md, const DmemMetadata *update);
 
-/* Validators shared with dmemctl; @text is the user's value. */
+/*
+ * Set the attribute @name of @md from its text @value, validated like the
+ * element's; the error does not repeat @name.
+ */
+gboolean dmem_metadata_set(DmemMetadata *md, const char *name,
+			   const char *value, GError **error);
+
+/* The validators of each attribute; @text is the user's value. */
 gboolean dmem_metadata_parse_minimum(const char *text, guint64 *mib, GError **error);
 gboolean dmem_metadata_parse_buffer(const char *text, guint *percent, GError **error);
 gboolean dmem_metadata_parse_weight(const char *text, guint *weight, GError **error);
