@@ -266,11 +266,20 @@ static void effective_bounds(const DmemPolicyParams *p, const DmemVmInput *vm,
 
 /* ---- step 2: arbitration ------------------------------------------------ */
 
+/* A claim's levels, shared out in this order. */
+enum { LEVEL_LO, LEVEL_DEMAND, LEVEL_IDEAL, LEVELS };
+
 typedef struct {
-	dmem_kib_t lo, demand, ideal;	/* lo <= demand <= ideal */
+	union {
+		struct { dmem_kib_t lo, demand, ideal; }; /* lo <= demand <= ideal */
+		dmem_kib_t level[LEVELS];
+	};
 	guint weight;
 	dmem_kib_t give;		/* result */
 } Claim;
+
+G_STATIC_ASSERT(G_STRUCT_OFFSET(Claim, ideal) ==
+		G_STRUCT_OFFSET(Claim, level) + LEVEL_IDEAL * sizeof(dmem_kib_t));
 
 /*
  * Water-filling by weight: give each claim x_i in [0, cap_i] with
@@ -332,7 +341,8 @@ static void waterfill(const dmem_kib_t *cap, const guint *weight, dmem_kib_t *x,
 
 /*
  * Share @budget among @claims: every lo first (even beyond the budget: a
- * minimum is a guarantee), then demand, then buffers, each level by weight.
+ * minimum is a guarantee), then demand, then buffers. The first level the
+ * budget cannot cover in full is shared by weight above the level below it.
  * Returns how far the minimums exceed the budget.
  */
 static dmem_kib_t arbitrate(Claim *c, gsize n, dmem_kib_t budget,
@@ -341,35 +351,28 @@ static dmem_kib_t arbitrate(Claim *c, gsize n, dmem_kib_t budget,
 	g_autofree dmem_kib_t *cap = g_new(dmem_kib_t, n);
 	g_autofree dmem_kib_t *x = g_new(dmem_kib_t, n);
 	g_autofree guint *w = g_new(guint, n);
-	dmem_kib_t sum_lo = 0, sum_demand = 0, sum_ideal = 0;
+	dmem_kib_t sum[LEVELS] = { 0 };
 
 	for (gsize i = 0; i < n; i++) {
-		sum_lo += c[i].lo;
-		sum_demand += c[i].demand;
-		sum_ideal += c[i].ideal;
+		for (int l = 0; l < LEVELS; l++)
+			sum[l] += c[i].level[l];
 		w[i] = c[i].weight;
 	}
 
-	*minimums_only = sum_lo >= budget;
-	if (sum_lo >= budget) {
+	*minimums_only = sum[LEVEL_LO] >= budget;
+	if (*minimums_only) {
 		for (gsize i = 0; i < n; i++)
 			c[i].give = c[i].lo;
-		return sum_lo - budget;
+		return sum[LEVEL_LO] - budget;
 	}
-	if (sum_demand >= budget) {
+	for (int l = LEVEL_LO + 1; l < LEVELS; l++) {
+		if (sum[l] <= budget)
+			continue;
 		for (gsize i = 0; i < n; i++)
-			cap[i] = c[i].demand - c[i].lo;
-		waterfill(cap, w, x, n, budget - sum_lo);
+			cap[i] = c[i].level[l] - c[i].level[l - 1];
+		waterfill(cap, w, x, n, budget - sum[l - 1]);
 		for (gsize i = 0; i < n; i++)
-			c[i].give = c[i].lo + x[i];
-		return 0;
-	}
-	if (sum_ideal > budget) {
-		for (gsize i = 0; i < n; i++)
-			cap[i] = c[i].ideal - c[i].demand;
-		waterfill(cap, w, x, n, budget - sum_demand);
-		for (gsize i = 0; i < n; i++)
-			c[i].give = c[i].demand + x[i];
+			c[i].give = c[i].level[l - 1] + x[i];
 		return 0;
 	}
 	for (gsize i = 0; i < n; i++)

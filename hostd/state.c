@@ -132,30 +132,28 @@ static char *get_str(Reader *r, const char *g, const char *k, gboolean required)
 	return v;
 }
 
-static guint64 get_u64(Reader *r, const char *g, const char *k)
+static void bad_value(Reader *r, const char *g, const char *k, const char *v,
+		      const char *what)
+{
+	g_set_error(r->error, DMEM_ERROR, DMEM_ERROR_INVALID, "%s: [%s] %s=%s: %s",
+		    r->name, g, k, v, what);
+	r->ok = FALSE;
+}
+
+/* A whole number in [0, @max]; every number in the state is one. */
+static guint64 get_uint(Reader *r, const char *g, const char *k, guint64 max)
 {
 	g_autofree char *v = get_str(r, g, k, TRUE);
 	guint64 n = 0;
 
-	if (v && !g_ascii_string_to_unsigned(v, 10, 0, G_MAXUINT64, &n, NULL)) {
-		g_set_error(r->error, DMEM_ERROR, DMEM_ERROR_INVALID,
-			    "%s: [%s] %s=%s: not a number", r->name, g, k, v);
-		r->ok = FALSE;
-	}
+	if (v && !g_ascii_string_to_unsigned(v, 10, 0, max, &n, NULL))
+		bad_value(r, g, k, v, "not a number");
 	return n;
 }
 
-static gint64 get_i64(Reader *r, const char *g, const char *k)
+static guint64 get_u64(Reader *r, const char *g, const char *k)
 {
-	g_autofree char *v = get_str(r, g, k, TRUE);
-	gint64 n = 0;
-
-	if (v && !g_ascii_string_to_signed(v, 10, G_MININT64, G_MAXINT64, &n, NULL)) {
-		g_set_error(r->error, DMEM_ERROR, DMEM_ERROR_INVALID,
-			    "%s: [%s] %s=%s: not a number", r->name, g, k, v);
-		r->ok = FALSE;
-	}
-	return n;
+	return get_uint(r, g, k, G_MAXUINT64);
 }
 
 static gboolean get_bool(Reader *r, const char *g, const char *k)
@@ -166,11 +164,8 @@ static gboolean get_bool(Reader *r, const char *g, const char *k)
 		return FALSE;
 	if (strcmp(v, "true") == 0)
 		return TRUE;
-	if (strcmp(v, "false") != 0) {
-		g_set_error(r->error, DMEM_ERROR, DMEM_ERROR_INVALID,
-			    "%s: [%s] %s=%s: not a boolean", r->name, g, k, v);
-		r->ok = FALSE;
-	}
+	if (strcmp(v, "false") != 0)
+		bad_value(r, g, k, v, "not a boolean");
 	return FALSE;
 }
 
@@ -193,8 +188,8 @@ gboolean dmem_state_from_data(DmemState *s, const char *data, gsize len,
 
 	dmem_state_init(&new);
 	new.version = get_str(&r, d, "version", TRUE);
-	new.pid = get_i64(&r, d, "pid");
-	new.updated_us = get_i64(&r, d, "updated_us");
+	new.pid = (gint64)get_uint(&r, d, "pid", G_MAXINT64);
+	new.updated_us = (gint64)get_uint(&r, d, "updated_us", G_MAXINT64);
 	new.interval_ms = (guint)MIN(get_u64(&r, d, "interval_ms"), G_MAXUINT);
 	new.uri = get_str(&r, d, "uri", TRUE);
 	new.connected = get_bool(&r, d, "connected");

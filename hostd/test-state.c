@@ -105,6 +105,13 @@ static void test_bad_data(void)
 		"[dmemd]\nversion=1\npid=1\nupdated_us=1\ninterval_ms=1\nuri=u\n"
 		"connected=true\ndry_run=false\nhost_available_kib=0\npool_kib=0\n"
 		"held_kib=0\ntargets_kib=0\ncontention=false\nvms=1\n",
+		/* No negative pid or time. */
+		"[dmemd]\nversion=1\npid=-1\nupdated_us=1\ninterval_ms=1\nuri=u\n"
+		"connected=true\ndry_run=false\nhost_available_kib=0\npool_kib=0\n"
+		"held_kib=0\ntargets_kib=0\ncontention=false\nvms=0\n",
+		"[dmemd]\nversion=1\npid=1\nupdated_us=-5\ninterval_ms=1\nuri=u\n"
+		"connected=true\ndry_run=false\nhost_available_kib=0\npool_kib=0\n"
+		"held_kib=0\ntargets_kib=0\ncontention=false\nvms=0\n",
 	};
 
 	for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
@@ -115,6 +122,7 @@ static void test_bad_data(void)
 		g_assert_false(dmem_state_from_data(&s, bad[i], strlen(bad[i]),
 						    "state", &error));
 		g_assert_error(error, DMEM_ERROR, DMEM_ERROR_INVALID);
+		g_test_message("%s", error->message);
 		g_assert_cmpuint(s.vms->len, ==, 0);
 		dmem_state_clear(&s);
 	}
