@@ -3,10 +3,10 @@
 #
 # dmemd manages real guests (run from the ASan/UBSan build, which must stay
 # silent): a growing workload gets DIMMs hot-added and finishes without an
-# OOM kill, the surplus is ballooned back after shrink_delay_s, a VM without
-# a balloon driver is left alone and reported NoDriver, bad metadata on one
-# VM does not stop the management of another, and `dmemctl status` agrees
-# with libvirt.
+# OOM kill, the guest keeps the whole DIMMs it is given, the surplus is
+# ballooned back after shrink_delay_s, a VM without a balloon driver is left
+# alone and reported NoDriver, bad metadata on one VM does not stop the
+# management of another, and `dmemctl status` agrees with libvirt.
 set -uo pipefail
 source "$(dirname "$0")/../lib/dmemd.sh"
 
@@ -43,6 +43,18 @@ check "DIMMs were hot-added" test "$dimms" -gt 0
 check "the guest onlined the hot-added memory" \
 	test "$(vm_meminfo_kib grow MemTotal)" -gt $((600 * 1024))
 check "dmemd logged the hot-add" dmemd_log_has "$grow: balloon target"
+# After a hot-add the target is the whole new live size (512 MiB + whole
+# 256 MiB DIMMs): the guest is not asked to balloon out what it was just
+# given; the surplus goes back later by the shrink path.
+hotadd_targets() {
+	grep -F "$grow: balloon target" "$DMEMD_LOG" | grep -F "after hot-adding" |
+		sed -n 's/.* -> \([0-9]*\) MiB (.*/\1/p'
+}
+tap_diag "targets set after hot-adding (MiB): $(hotadd_targets | tr '\n' ' ')"
+check "targets were set after hot-adding" test -n "$(hotadd_targets)"
+check "each of them is the whole live size, not the ideal inside it" \
+	test -z "$(hotadd_targets | awk '$1 % 256 != 0')"
+tap_diag "guest refusals: $(vm_exec grow 'dmesg | grep -c "inflation stopped"')"
 
 # ---- dmemctl status tells the truth ---------------------------------------
 agree() {
