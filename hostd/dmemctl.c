@@ -384,8 +384,9 @@ static int cmd_status(const GlobalOptions *opts, int argc, char **argv)
 	if (stale)
 		g_printerr("dmemctl: warning: %s\n", stale);
 	if (!st.connected) {
-		g_printerr("dmemctl: dmemd is not connected to %s: %s (it keeps retrying)\n",
-			   st.uri, st.connection_error ? st.connection_error : "connecting");
+		g_autofree char *down = dmem_status_disconnected(&st, g_get_real_time());
+
+		g_printerr("dmemctl: %s\n", down);
 		ret = EXIT_FAILURE;
 		goto out;
 	}
@@ -432,9 +433,10 @@ static int cmd_explain(const GlobalOptions *opts, int argc, char **argv)
 	if (stale)
 		g_printerr("dmemctl: warning: %s\n", stale);
 	if (!found) {
-		if (!st.connected)
-			g_printerr("dmemctl: explain: dmemd is not connected to %s: %s\n",
-				   st.uri, st.connection_error ? st.connection_error : "connecting");
+		g_autofree char *down = dmem_status_disconnected(&st, g_get_real_time());
+
+		if (down)
+			g_printerr("dmemctl: explain: %s\n", down);
 		else
 			g_printerr("dmemctl: explain: no VM named '%s' on %s "
 				   "(see dmemctl status)\n", argv[1], st.uri);

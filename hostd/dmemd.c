@@ -140,6 +140,7 @@ static void publish(Dmemd *d, GPtrArray *vms, const DmemPolicyParams *p,
 	st.uri = g_strdup(d->cfg.uri);
 	st.connected = dmem_virt_connected(d->virt);
 	st.connection_error = g_strdup(d->virt->error);
+	st.disconnected_since_us = d->virt->down_since_real_us;
 	st.dry_run = d->dry_run;
 	st.host_available_kib = host_available_kib;
 	if (pool) {
@@ -150,10 +151,13 @@ static void publish(Dmemd *d, GPtrArray *vms, const DmemPolicyParams *p,
 	}
 	for (guint i = 0; vms && i < vms->len; i++)
 		publish_vm(&st, vms->pdata[i], p, pool);
-	for (char **name = d->virt->inactive; vms && name && *name; name++) {
+	for (guint i = 0; vms && d->virt->inactive && i < d->virt->inactive->len; i++) {
+		const DmemInactiveVm *vm = d->virt->inactive->pdata[i];
 		DmemStateVm *s = dmem_state_add_vm(&st);
 
-		s->name = g_strdup(*name);
+		s->name = g_strdup(vm->name);
+		s->startup_kib = vm->startup_kib;
+		s->maximum_kib = vm->maximum_kib;
 		s->state = g_strdup("shut off");
 		s->status = g_strdup(dmem_status_name(DMEM_STATUS_UNMANAGED));
 		s->reason = g_strdup("not running");

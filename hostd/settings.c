@@ -53,6 +53,14 @@ static const char *unmanageable(const DmemVmFacts *f, char *buf)
 	return NULL;
 }
 
+void dmem_settings_sizes(const DmemDomainXml *config, dmem_kib_t *startup_kib,
+			 dmem_kib_t *maximum_kib)
+{
+	*startup_kib = config->current_kib;
+	*maximum_kib = config->max_memory_kib ? config->max_memory_kib :
+						config->memory_kib;
+}
+
 void dmem_settings_resolve(const DmemConfig *cfg, const DmemVmFacts *f,
 			   DmemVmInput *in, char *reason)
 {
@@ -72,11 +80,8 @@ void dmem_settings_resolve(const DmemConfig *cfg, const DmemVmFacts *f,
 		g_strlcpy(reason, why, DMEM_REASON_MAX);
 	in->unmanaged_reason = why ? reason : NULL;
 
-	if (f->config) {
-		in->startup_kib = f->config->current_kib;
-		in->maximum_kib = f->config->max_memory_kib ?
-				  f->config->max_memory_kib : f->config->memory_kib;
-	}
+	if (f->config)
+		dmem_settings_sizes(f->config, &in->startup_kib, &in->maximum_kib);
 	in->minimum_kib = md && md->has_minimum ? dmem_mib_to_kib(md->minimum_mib) :
 						  in->startup_kib;
 	if (f->live) {

@@ -37,6 +37,13 @@ typedef struct {
 } DmemVmFacts;
 
 /*
+ * startup and maximum from a persistent definition: <currentMemory>, and
+ * <maxMemory> (the hot-add ceiling) or <memory> for a balloon-only VM.
+ */
+void dmem_settings_sizes(const DmemDomainXml *config, dmem_kib_t *startup_kib,
+			 dmem_kib_t *maximum_kib);
+
+/*
  * Fill @in from @f. @reason (DMEM_REASON_MAX bytes) receives why the VM is
  * unmanaged, and in->unmanaged_reason points at it; otherwise it is NULL.
  */

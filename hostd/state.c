@@ -70,6 +70,9 @@ char *dmem_state_to_data(const DmemState *s, gsize *len)
 	set_str(kf, d, "uri", s->uri);
 	g_key_file_set_boolean(kf, d, "connected", s->connected);
 	set_str(kf, d, "connection_error", s->connection_error);
+	if (s->disconnected_since_us > 0)
+		g_key_file_set_int64(kf, d, "disconnected_since_us",
+				     s->disconnected_since_us);
 	g_key_file_set_boolean(kf, d, "dry_run", s->dry_run);
 	set_kib(kf, d, "host_available_kib", s->host_available_kib);
 	set_kib(kf, d, "pool_kib", s->pool_kib);
@@ -194,6 +197,9 @@ gboolean dmem_state_from_data(DmemState *s, const char *data, gsize len,
 	new.uri = get_str(&r, d, "uri", TRUE);
 	new.connected = get_bool(&r, d, "connected");
 	new.connection_error = get_str(&r, d, "connection_error", FALSE);
+	if (g_key_file_has_key(kf, d, "disconnected_since_us", NULL))
+		new.disconnected_since_us = (gint64)get_uint(&r, d, "disconnected_since_us",
+							     G_MAXINT64);
 	new.dry_run = get_bool(&r, d, "dry_run");
 	new.host_available_kib = get_u64(&r, d, "host_available_kib");
 	new.pool_kib = get_u64(&r, d, "pool_kib");

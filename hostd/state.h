@@ -40,6 +40,7 @@ typedef struct {
 	char *uri;
 	gboolean connected;
 	char *connection_error;	/* while not connected */
+	gint64 disconnected_since_us;	/* wall clock; 0: connected or unknown */
 	gboolean dry_run;
 	dmem_kib_t host_available_kib;
 	dmem_kib_t pool_kib;

@@ -152,6 +152,11 @@ char *dmem_status_json(const DmemState *s, const char *stale_reason)
 		json_str(out, "uri", s->uri, &f);
 		json_bool(out, "connected", s->connected, &f);
 		json_str(out, "connection_error", s->connection_error, &f);
+		if (s->disconnected_since_us > 0)
+			json_u64(out, "disconnected_since_us",
+				 (guint64)s->disconnected_since_us, &f);
+		else
+			json_str(out, "disconnected_since_us", NULL, &f);
 		json_bool(out, "dry_run", s->dry_run, &f);
 		json_bool(out, "stale", stale_reason != NULL, &f);
 		json_str(out, "stale_reason", stale_reason, &f);
@@ -197,6 +202,39 @@ char *dmem_status_json(const DmemState *s, const char *stale_reason)
 	}
 	g_string_append(out, "]}\n");
 	return g_string_free(out, FALSE);
+}
+
+/* A duration for people: "42 s", "17 min", "3 h 5 min". */
+static char *duration_text(gint64 s)
+{
+	if (s < 120)
+		return g_strdup_printf("%" G_GINT64_FORMAT " s", s);
+	if (s < 2 * 3600)
+		return g_strdup_printf("%" G_GINT64_FORMAT " min", s / 60);
+	return g_strdup_printf("%" G_GINT64_FORMAT " h %" G_GINT64_FORMAT " min",
+			       s / 3600, s / 60 % 60);
+}
+
+char *dmem_status_disconnected(const DmemState *s, gint64 now_us)
+{
+	g_autofree char *since = NULL;
+	g_autoptr(GDateTime) at = NULL;
+
+	if (s->connected)
+		return NULL;
+	if (s->disconnected_since_us > 0)
+		at = g_date_time_new_from_unix_local(s->disconnected_since_us / G_USEC_PER_SEC);
+	if (at) {
+		g_autofree char *when = g_date_time_format(at, "%Y-%m-%d %H:%M:%S");
+		g_autofree char *ago = duration_text(MAX(now_us - s->disconnected_since_us, 0) /
+						     G_USEC_PER_SEC);
+
+		since = g_strdup_printf(" since %s (%s ago)", when, ago);
+	}
+	return g_strdup_printf("dmemd is not connected to libvirt (%s)%s: %s; it keeps "
+			       "retrying and lists no VMs until it is back",
+			       s->uri ? s->uri : "?", since ? since : "",
+			       s->connection_error ? s->connection_error : "connecting");
 }
 
 char *dmem_state_stale_reason(const DmemState *s, gint64 now_us,

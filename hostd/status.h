@@ -21,6 +21,12 @@ char *dmem_status_json(const DmemState *s, const char *stale_reason);
 char *dmem_state_stale_reason(const DmemState *s, gint64 now_us,
 			      gboolean pid_alive);
 
+/*
+ * NULL while dmemd is connected to libvirt; otherwise one line that says
+ * so, since when (at @now_us, wall clock) and why, for dmemctl.
+ */
+char *dmem_status_disconnected(const DmemState *s, gint64 now_us);
+
 /* A JSON string literal for @text, quotes included. */
 void dmem_json_append_string(GString *out, const char *text);
 

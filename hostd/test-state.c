@@ -50,6 +50,9 @@ static void fill(DmemState *s)
 	vm->state = g_strdup("shut off");
 	vm->status = g_strdup("Unmanaged");
 	vm->reason = g_strdup("not running");
+	/* A stopped VM's persistent sizes. */
+	vm->startup_kib = MiB(512);
+	vm->maximum_kib = MiB(4096);
 }
 
 static void test_roundtrip(void)
@@ -71,6 +74,7 @@ static void test_roundtrip(void)
 	g_assert_true(b.connected);
 	g_assert_false(b.dry_run);
 	g_assert_null(b.connection_error);
+	g_assert_cmpint(b.disconnected_since_us, ==, 0);
 	g_assert_cmpuint(b.pool_kib, ==, MiB(8192));
 	g_assert_cmpuint(b.vms->len, ==, 2);
 	x = a.vms->pdata[0];
@@ -175,6 +179,9 @@ static void test_table(void)
 	g_assert_nonnull(strstr(lines[1], " 768 MiB  2048 MiB  1024 MiB  700 MiB  840 MiB"));
 	g_assert_nonnull(strstr(lines[1], "OK         has its ideal"));
 	g_assert_nonnull(strstr(lines[2], "db       shut off"));
+	/* A stopped VM shows its persistent sizes, nothing live. */
+	g_test_message("%s", lines[2]);
+	g_assert_nonnull(strstr(lines[2], "shut off  512 MiB  4096 MiB         -        -"));
 	g_assert_nonnull(strstr(lines[2], "Unmanaged  not running"));
 	for (int i = 0; i < 3; i++)
 		g_assert_false(g_str_has_suffix(lines[i], " "));
@@ -197,10 +204,59 @@ static void test_json(void)
 	g_assert_nonnull(strstr(j, "\"assigned_kib\":1048576"));
 	g_assert_nonnull(strstr(j, "\"stale\":false"));
 	g_assert_nonnull(strstr(j, "\"demand_kib\":null"));
+	g_assert_nonnull(strstr(j, "\"disconnected_since_us\":null"));
 	g_assert_null(strstr(j, "\"explain\""));
 	g_free(j);
 	j = dmem_status_json(&s, "gone");
 	g_assert_nonnull(strstr(j, "\"stale\":true,\"stale_reason\":\"gone\""));
+	dmem_state_clear(&s);
+}
+
+/* While disconnected: said plainly, with since when and why. */
+static void test_disconnected(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *data = NULL;
+	g_autofree char *j = NULL;
+	char *why;
+	DmemState s, b;
+	gsize len;
+
+	fill(&s);
+	g_assert_null(dmem_status_disconnected(&s, s.updated_us));
+	s.connected = FALSE;
+	s.connection_error = g_strdup("Failed to connect socket");
+	why = dmem_status_disconnected(&s, s.updated_us);
+	g_test_message("%s", why);
+	g_assert_cmpstr(why, ==, "dmemd is not connected to libvirt (qemu:///system): "
+			"Failed to connect socket; it keeps retrying and lists no VMs "
+			"until it is back");
+	g_free(why);
+
+	s.disconnected_since_us = s.updated_us - 42 * G_USEC_PER_SEC;
+	why = dmem_status_disconnected(&s, s.updated_us);
+	g_test_message("%s", why);
+	g_assert_true(g_str_has_prefix(why, "dmemd is not connected to libvirt "
+				       "(qemu:///system) since 20"));
+	g_assert_nonnull(strstr(why, " (42 s ago): Failed to connect socket;"));
+	g_free(why);
+	why = dmem_status_disconnected(&s, s.updated_us + (gint64)3 * 3600 * G_USEC_PER_SEC);
+	g_assert_nonnull(strstr(why, " (3 h 0 min ago)"));
+	g_free(why);
+	why = dmem_status_disconnected(&s, s.updated_us + 600 * G_USEC_PER_SEC);
+	g_assert_nonnull(strstr(why, " (10 min ago)"));
+	g_free(why);
+
+	/* Published and read back; in JSON too. */
+	data = dmem_state_to_data(&s, &len);
+	dmem_state_init(&b);
+	g_assert_true(dmem_state_from_data(&b, data, len, "state", &error));
+	g_assert_false(b.connected);
+	g_assert_cmpint(b.disconnected_since_us, ==, s.disconnected_since_us);
+	j = dmem_status_json(&b, NULL);
+	g_assert_nonnull(strstr(j, "\"connected\":false"));
+	g_assert_nonnull(strstr(j, "\"disconnected_since_us\":1699999958000000"));
+	dmem_state_clear(&b);
 	dmem_state_clear(&s);
 }
 
@@ -237,6 +293,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/status/table", test_table);
 	g_test_add_func("/status/json", test_json);
 	g_test_add_func("/status/json-escape", test_json_escape);
+	g_test_add_func("/status/disconnected", test_disconnected);
 	g_test_add_func("/status/stale", test_stale);
 	return g_test_run();
 }

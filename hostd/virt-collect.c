@@ -11,6 +11,7 @@
 
 #include <libvirt/virterror.h>
 
+#include "settings.h"
 #include "virt.h"
 
 void dmem_vm_free(DmemVm *vm)
@@ -181,11 +182,11 @@ static gboolean bulk_stats(DmemVirt *v)
 /* ---- cached facts ------------------------------------------------------- */
 
 /* Read one XML flavour into @xml; FALSE with @error_out set on failure. */
-static gboolean read_xml(DmemVm *vm, unsigned int flags, DmemDomainXml *xml,
+static gboolean read_xml(virDomainPtr dom, unsigned int flags, DmemDomainXml *xml,
 			 char **error_out)
 {
 	g_autoptr(GError) error = NULL;
-	char *text = virDomainGetXMLDesc(vm->dom, flags);
+	char *text = virDomainGetXMLDesc(dom, flags);
 	gboolean ok;
 
 	g_clear_pointer(error_out, g_free);
@@ -231,7 +232,7 @@ static gboolean refresh_caches(DmemVm *vm, gint64 now_us)
 	gint64 period_us = (gint64)DMEM_XML_REFRESH_S * G_USEC_PER_SEC;
 
 	if (vm->live_stale || now_us - vm->live_at_us >= period_us) {
-		vm->live_ok = read_xml(vm, 0, &vm->live, &vm->live_error);
+		vm->live_ok = read_xml(vm->dom, 0, &vm->live, &vm->live_error);
 		if (!vm->live_ok && dmem_virt_error_domain_gone())
 			return FALSE;
 		vm->live_stale = FALSE;
@@ -242,7 +243,7 @@ static gboolean refresh_caches(DmemVm *vm, gint64 now_us)
 		unsigned int flags = virDomainIsPersistent(vm->dom) == 1 ?
 				     VIR_DOMAIN_XML_INACTIVE : 0;
 
-		vm->config_ok = read_xml(vm, flags, &vm->config, &vm->config_error);
+		vm->config_ok = read_xml(vm->dom, flags, &vm->config, &vm->config_error);
 		if (!vm->config_ok && dmem_virt_error_domain_gone())
 			return FALSE;
 		vm->config_stale = FALSE;
@@ -258,15 +259,30 @@ static gboolean refresh_caches(DmemVm *vm, gint64 now_us)
 	return TRUE;
 }
 
-static gint by_str(gconstpointer a, gconstpointer b)
+void dmem_inactive_vm_free(gpointer p)
 {
-	return g_strcmp0(*(char *const *)a, *(char *const *)b);
+	DmemInactiveVm *vm = p;
+
+	g_free(vm->name);
+	g_free(vm);
 }
 
+static gint by_inactive_name(gconstpointer a, gconstpointer b)
+{
+	const DmemInactiveVm *x = *(DmemInactiveVm *const *)a;
+	const DmemInactiveVm *y = *(DmemInactiveVm *const *)b;
+
+	return g_strcmp0(x->name, y->name);
+}
+
+/*
+ * The stopped domains and their persistent sizes: one XML read each, on
+ * lifecycle events and every DMEM_XML_REFRESH_S.
+ */
 static void refresh_inactive(DmemVirt *v, gint64 now_us)
 {
 	virDomainPtr *doms = NULL;
-	GPtrArray *names;
+	GPtrArray *list;
 	int n;
 
 	if (!v->inactive_stale &&
@@ -278,16 +294,27 @@ static void refresh_inactive(DmemVirt *v, gint64 now_us)
 			dmem_virt_error_message());
 		return;
 	}
-	names = g_ptr_array_new();
+	list = g_ptr_array_new_with_free_func(dmem_inactive_vm_free);
 	for (int i = 0; i < n; i++) {
-		g_ptr_array_add(names, g_strdup(virDomainGetName(doms[i])));
+		DmemInactiveVm *vm = g_new0(DmemInactiveVm, 1);
+		g_autofree char *error = NULL;
+		DmemDomainXml config;
+
+		vm->name = g_strdup(virDomainGetName(doms[i]));
+		/* Without its sizes it is still listed: they are only shown. */
+		if (read_xml(doms[i], VIR_DOMAIN_XML_INACTIVE, &config, &error))
+			dmem_settings_sizes(&config, &vm->startup_kib, &vm->maximum_kib);
+		else
+			g_debug("%s: cannot read the stopped domain's definition: %s",
+				vm->name, error);
+		g_ptr_array_add(list, vm);
 		virDomainFree(doms[i]);
 	}
 	free(doms);
-	g_ptr_array_sort(names, by_str);
-	g_ptr_array_add(names, NULL);
-	g_strfreev(v->inactive);
-	v->inactive = (char **)g_ptr_array_free(names, FALSE);
+	g_ptr_array_sort(list, by_inactive_name);
+	if (v->inactive)
+		g_ptr_array_unref(v->inactive);
+	v->inactive = list;
 	v->inactive_stale = FALSE;
 	v->inactive_at_us = now_us;
 }

@@ -209,6 +209,7 @@ void dmem_virt_lost(DmemVirt *v, const char *why)
 	}
 	disconnect(v);
 	v->lost_at_us = g_get_monotonic_time();
+	v->down_since_real_us = g_get_real_time();
 	v->backoff_ms = DMEM_RECONNECT_FIRST_MS;
 	schedule_reconnect(v);
 }
@@ -237,6 +238,8 @@ static gboolean try_connect(DmemVirt *v)
 		g_free(v->error);
 		v->error = g_strdup(msg);
 		v->attempts++;
+		if (!v->down_since_real_us)
+			v->down_since_real_us = g_get_real_time();
 		return FALSE;
 	}
 	v->conn = conn;
@@ -261,6 +264,7 @@ static gboolean try_connect(DmemVirt *v)
 	g_clear_pointer(&v->error, g_free);
 	v->attempts = 0;
 	v->lost_at_us = 0;
+	v->down_since_real_us = 0;
 	v->ever_connected = TRUE;
 	v->inactive_stale = TRUE;
 	v->backoff_ms = DMEM_RECONNECT_FIRST_MS;
@@ -318,7 +322,8 @@ void dmem_virt_free(DmemVirt *v)
 		g_source_remove(v->teardown_source);
 	disconnect(v);
 	g_hash_table_destroy(v->vms);
-	g_strfreev(v->inactive);
+	if (v->inactive)
+		g_ptr_array_unref(v->inactive);
 	g_free(v->stats_error);
 	g_free(v->error);
 	g_free(v->uri);

@@ -82,6 +82,12 @@ typedef struct {
 	gboolean decided;
 } DmemVm;
 
+/* A defined, stopped domain: its persistent sizes, for dmemctl status. */
+typedef struct {
+	char *name;
+	dmem_kib_t startup_kib, maximum_kib;	/* 0: its XML could not be read */
+} DmemInactiveVm;
+
 typedef struct {
 	char *uri;
 	virConnectPtr conn;		/* NULL while disconnected */
@@ -92,10 +98,11 @@ typedef struct {
 	guint attempts;			/* failed connects since the last success */
 	char *error;			/* why we are not connected */
 	gint64 lost_at_us;
+	gint64 down_since_real_us;	/* wall clock; 0 while connected */
 	gboolean ever_connected;
 
 	GHashTable *vms;		/* uuid -> DmemVm *, running domains */
-	char **inactive;		/* names of defined, stopped domains */
+	GPtrArray *inactive;		/* DmemInactiveVm *, sorted by name */
 	gboolean inactive_stale;
 	gint64 inactive_at_us;
 	char *stats_error;		/* last bulk stats failure, logged once */
@@ -120,6 +127,7 @@ gboolean dmem_virt_collect(DmemVirt *v, gint64 now_us);
 /* The running VMs, sorted by name (a new array; the VMs are borrowed). */
 GPtrArray *dmem_virt_vms(DmemVirt *v);
 void dmem_vm_free(DmemVm *vm);
+void dmem_inactive_vm_free(gpointer vm);
 
 /* virt-act.c */
 /*

@@ -56,8 +56,8 @@ LIBVIRTD_DOWN_HOOK() {
 if dmemd_restart_libvirtd; then
 	check "dmemd noticed libvirtd going away" dmemd_log_has "lost the connection to $DMEM_URI"
 	tap_diag "dmemctl status while libvirtd was down: $down_state"
-	check "dmemctl status said dmemd was not connected" \
-		grep -q "not connected" <<<"$down_state"
+	check "dmemctl status said dmemd was not connected to libvirt, and since when" \
+		grep -qE "dmemd is not connected to libvirt \($DMEM_URI\) since [0-9-]+ [0-9:]+ \([0-9]+ s ago\)" <<<"$down_state"
 	check "dmemd reconnected to the new libvirtd" \
 		vm_wait 30 dmemd_log_has "reconnected to $DMEM_URI"
 	check "dmemd logged the loss once, not once per retry" \
