@@ -32,8 +32,13 @@
 #define DMEM_RETRY_MS		1000
 /* After an OOM deflation, do not inflate again for this long. */
 #define DMEM_OOM_HOLDOFF_MS	10000
-/* An OOM notification gives back max(this, 1/32 of the guest), 4 KiB pages. */
-#define DMEM_OOM_MIN_PFNS	(16U << (20 - VIRTIO_BALLOON_PFN_SHIFT))
+/*
+ * An OOM notification gives back 1/32 of the guest, at least 16 MiB and at
+ * most 256 MiB (4 KiB pages): enough to matter, few enough host round trips
+ * that OOM handling is not held up long.
+ */
+#define DMEM_OOM_MIN_PFNS	(16UL << (20 - VIRTIO_BALLOON_PFN_SHIFT))
+#define DMEM_OOM_MAX_PFNS	(256UL << (20 - VIRTIO_BALLOON_PFN_SHIFT))
 
 static u32 dmem_page_to_pfn(struct page *page)
 {
@@ -152,25 +157,85 @@ static void dmem_drain(struct dmem_balloon *b, struct dmem_xfer *xs,
 }
 
 /*
+ * Tell the host about the next batch of the deferred deflate log.
+ * Return: true while some of the log is left.
+ */
+static bool dmem_log_send_batch(struct dmem_balloon *b)
+{
+	struct dmem_xfer *x = &b->log_xfer;
+
+	lockdep_assert_held(&b->xfer_lock);
+	dmem_xfer_wait(b, x);
+	if (!b->log)
+		return false;
+	if (b->log_sent == b->log_nr) {
+		kfree(b->log);
+		b->log = NULL;
+		return false;
+	}
+	x->pfns = b->log + b->log_sent;
+	x->nr = min_t(unsigned long, b->log_nr - b->log_sent,
+		      DMEM_BATCH_PFNS);
+	x->inflate = false;
+	b->log_sent += x->nr;
+	dmem_xfer_send(b, x);
+	return true;
+}
+
+/*
+ * Finish telling the host about deflated pages before a page can go back
+ * into the balloon: the host must see a page's deflate before its next
+ * inflate.
+ */
+static void dmem_log_flush_locked(struct dmem_balloon *b)
+{
+	while (dmem_log_send_batch(b))
+		;
+}
+
+/* Background: the deferred deflate log, a batch per lock hold. */
+void dmem_notify_work(struct work_struct *work)
+{
+	struct dmem_balloon *b = container_of(work, struct dmem_balloon,
+					      notify_work);
+	bool more;
+
+	mutex_lock(&b->xfer_lock);
+	more = dmem_log_send_batch(b);
+	mutex_unlock(&b->xfer_lock);
+	if (more)
+		dmem_queue_notify(b);
+}
+
+/*
  * Inflate by up to @nr_pfns 4 KiB pages. Batches alternate between two
  * buffers: while the host discards one batch, the guest allocates the next
- * (allocation, which may reclaim, never runs under the transfer lock).
+ * (allocation, which may reclaim, never runs under the transfer lock). The
+ * floor and an OOM hold-off are checked again before every batch: memory
+ * an OOM deflation just freed must not be taken back.
  *
- * Return: 4 KiB pages inflated; fewer than asked if allocation failed.
+ * Return: 4 KiB pages inflated; fewer than asked if the floor, a hold-off
+ * or a failed allocation stopped it.
  */
 static unsigned long dmem_inflate(struct dmem_balloon *b,
 				  unsigned long nr_pfns)
 {
 	struct dmem_xfer *xs = &b->xfer[DMEM_XFER_RESIZE0];
-	unsigned long done = 0;
+	unsigned long done = 0, allow;
 	unsigned int want, got, i = 0;
 	struct dmem_xfer *x;
 	struct page *page;
 	LIST_HEAD(pages);
 
 	while (done < nr_pfns) {
-		want = min_t(unsigned long, nr_pfns - done, DMEM_BATCH_PFNS) /
+		if (time_before(jiffies, READ_ONCE(b->holdoff_until)))
+			break;
+		allow = dmem_inflate_allowance(b) * DMEM_PAGES_PER_PAGE;
+		want = min3(nr_pfns - done, allow,
+			    (unsigned long)DMEM_BATCH_PFNS) /
 		       DMEM_PAGES_PER_PAGE;
+		if (!want)
+			break;
 		for (got = 0; got < want; got++) {
 			page = balloon_page_alloc();
 			if (!page) {
@@ -183,16 +248,17 @@ static unsigned long dmem_inflate(struct dmem_balloon *b,
 		x = &xs[i++ % 2];
 		mutex_lock(&b->xfer_lock);
 		dmem_xfer_wait(b, x);	/* the batch before last */
+		dmem_log_flush_locked(b);
 		x->nr = 0;
 		x->inflate = true;
 		while ((page = balloon_page_pop(&pages))) {
-			balloon_page_enqueue(&b->bdev_info, page);
 			adjust_managed_page_count(page, -1);
 			dmem_add_page(b, x, page);
+			list_add(&page->lru, &x->pages);
 		}
+		WRITE_ONCE(b->nr_pages, b->nr_pages + x->nr);
 		if (x->nr)
 			dmem_xfer_send(b, x);
-		WRITE_ONCE(b->nr_pages, b->nr_pages + x->nr);
 		dmem_update_actual_locked(b);
 		mutex_unlock(&b->xfer_lock);
 
@@ -205,12 +271,24 @@ static unsigned long dmem_inflate(struct dmem_balloon *b,
 	return done;
 }
 
+/* Give @pages, taken out of the balloon, back to the guest. */
+static void dmem_free_pages(struct list_head *pages)
+{
+	struct page *page, *next;
+
+	list_for_each_entry_safe(page, next, pages, lru) {
+		list_del(&page->lru);
+		adjust_managed_page_count(page, 1);
+		put_page(page);	/* the balloon's reference */
+	}
+}
+
 /*
- * Deflate by up to @nr_pfns 4 KiB pages, using the @nr_xs buffers @xs in
- * turn. Without MUST_TELL_HOST the guest may reuse pages before the host has
- * seen the deflate request (virtio 1.2, 5.5.6.1), so pages are freed at once
- * and the request travels while the next batch is prepared; with it, each
- * batch waits for the host before its pages are freed.
+ * Deflate by up to @nr_pfns 4 KiB pages, a batch at a time, using the
+ * @nr_xs buffers @xs in turn. With MUST_TELL_HOST each batch waits for the
+ * host before its pages are freed; without, the guest may reuse pages
+ * before the host acknowledges (virtio 1.2, 5.5.6.1), and the request
+ * travels while the guest goes on.
  *
  * Return: 4 KiB pages deflated; fewer than asked when compaction holds
  * balloon pages isolated for the moment.
@@ -218,10 +296,10 @@ static unsigned long dmem_inflate(struct dmem_balloon *b,
 static unsigned long dmem_deflate(struct dmem_balloon *b, struct dmem_xfer *xs,
 				  unsigned int nr_xs, unsigned long nr_pfns)
 {
-	struct page *page, *next;
-	unsigned long done = 0;
-	unsigned int want, i = 0;
+	unsigned long done = 0, want;
 	struct dmem_xfer *x;
+	struct page *page;
+	unsigned int i = 0;
 	LIST_HEAD(pages);
 
 	while (done < nr_pfns) {
@@ -245,89 +323,88 @@ static unsigned long dmem_deflate(struct dmem_balloon *b, struct dmem_xfer *xs,
 		dmem_update_actual_locked(b);
 		mutex_unlock(&b->xfer_lock);
 
-		list_for_each_entry_safe(page, next, &pages, lru) {
-			list_del(&page->lru);
-			adjust_managed_page_count(page, 1);
-			put_page(page);	/* the balloon's reference */
-		}
+		dmem_free_pages(&pages);
 		if (!x->nr)
 			break;
 		done += x->nr;
 	}
-	dmem_drain(b, xs, nr_xs);
 	atomic_long_add(done, &b->cnt.deflated);
 	return done;
 }
 
 /*
- * Deflate by up to @nr_pfns 4 KiB pages in one request. Without
- * MUST_TELL_HOST the guest may reuse pages before the host acknowledges the
- * deflate request. QEMU handles every PFN of a request under its global
- * lock, which a vCPU also needs for any device access: batch by batch, the
- * guest would be paced by the host. So the pages leave the balloon, "actual"
- * is updated, and one request carrying every PFN is queued before the pages
- * are freed; the host works through it while the guest goes on.
+ * Deflate by up to @nr_pfns 4 KiB pages at once, telling the host afterwards.
+ * Without MUST_TELL_HOST the guest may reuse pages before the host
+ * acknowledges the deflate request. QEMU handles every PFN of a request
+ * under its global lock, which a vCPU also needs for any device access:
+ * batch by batch, the guest would be paced by the host. So the pages leave
+ * the balloon, "actual" is updated and the pages are freed at once; the
+ * PFNs are logged and told to the host in the background, a batch at a
+ * time, before any page can be inflated again.
  *
- * Return: 4 KiB pages deflated; 0 if no PFN array could be allocated (the
- * caller falls back to batches).
+ * Return: 4 KiB pages deflated; 0 if no log could be allocated (the caller
+ * falls back to batches).
  */
 static unsigned long dmem_deflate_deferred(struct dmem_balloon *b,
 					   unsigned long nr_pfns)
 {
-	struct dmem_xfer *x = &b->log_xfer;
-	struct page *page, *next;
-	unsigned long want;
+	unsigned long n = 0, want;
+	struct page *page;
 	__virtio32 *log;
 	LIST_HEAD(pages);
 	LIST_HEAD(batch);
+	u32 pfn;
 
-	nr_pfns = min_t(unsigned long, nr_pfns, DMEM_LOG_MAX_PFNS);
+	nr_pfns = min3(nr_pfns, DMEM_LOG_MAX_PFNS, READ_ONCE(b->nr_pages));
+	if (!nr_pfns)
+		return 0;
 	log = kmalloc_array(nr_pfns, sizeof(*log),
 			    GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN);
 	if (!log)
 		return 0;
 
 	mutex_lock(&b->xfer_lock);
-	dmem_xfer_wait(b, x);		/* the previous deferred request */
-	kfree(x->pfns);
-	x->pfns = log;
-	x->nr = 0;
-	x->inflate = false;
+	dmem_log_flush_locked(b);
 	nr_pfns = min(nr_pfns, b->nr_pages);
-	while (x->nr < nr_pfns) {
-		/* Batches keep the compaction lock's irq-off sections short. */
-		want = min_t(unsigned long, nr_pfns - x->nr, DMEM_BATCH_PFNS);
+	while (n < nr_pfns) {
+		/* Batches keep the irq-off sections of pages_lock short. */
+		want = min_t(unsigned long, nr_pfns - n, DMEM_BATCH_PFNS);
 		if (!balloon_page_list_dequeue(&b->bdev_info, &batch,
 					       want / DMEM_PAGES_PER_PAGE))
 			break;
-		list_for_each_entry(page, &batch, lru)
-			dmem_add_page(b, x, page);
+		list_for_each_entry(page, &batch, lru) {
+			for (pfn = dmem_page_to_pfn(page);
+			     pfn < dmem_page_to_pfn(page) + DMEM_PAGES_PER_PAGE;
+			     pfn++)
+				log[n++] = cpu_to_virtio32(b->vdev, pfn);
+		}
 		list_splice_init(&batch, &pages);
 	}
-	WRITE_ONCE(b->nr_pages, b->nr_pages - x->nr);
+	WRITE_ONCE(b->nr_pages, b->nr_pages - n);
 	dmem_update_actual_locked(b);
-	if (x->nr) {
-		dmem_xfer_send(b, x);
-		atomic_long_add(x->nr, &b->cnt.deferred);
+	if (n) {
+		b->log = log;
+		b->log_nr = n;
+		b->log_sent = 0;
+		log = NULL;
 	}
-	nr_pfns = x->nr;
 	mutex_unlock(&b->xfer_lock);
 
-	list_for_each_entry_safe(page, next, &pages, lru) {
-		list_del(&page->lru);
-		adjust_managed_page_count(page, 1);
-		put_page(page);	/* the balloon's reference */
-	}
-	atomic_long_add(nr_pfns, &b->cnt.deflated);
-	return nr_pfns;
+	kfree(log);
+	dmem_free_pages(&pages);
+	if (n)
+		dmem_queue_notify(b);
+	atomic_long_add(n, &b->cnt.deflated);
+	atomic_long_add(n, &b->cnt.deferred);
+	return n;
 }
 
 /**
  * dmem_release_all() - give every ballooned page back to the guest.
- * @b: the balloon, with no resize work running
+ * @b: the balloon, with no resize or notify work running
  *
  * Waits out pages that compaction holds isolated: they come back to the
- * list (or are migrated) shortly.
+ * list (or are migrated) shortly. Leaves nothing queued to the device.
  *
  * Return: 4 KiB pages released.
  */
@@ -335,6 +412,7 @@ unsigned long dmem_release_all(struct dmem_balloon *b)
 {
 	unsigned long total = 0, n;
 
+	/* Resize runs end drained: no inflate is in flight here. */
 	while (READ_ONCE(b->nr_pages)) {
 		n = dmem_deflate(b, &b->xfer[DMEM_XFER_RESIZE0], 2,
 				 READ_ONCE(b->nr_pages));
@@ -342,8 +420,10 @@ unsigned long dmem_release_all(struct dmem_balloon *b)
 		if (!n)
 			msleep(20);
 	}
-	/* Nothing may stay queued to a device about to be reset. */
-	dmem_drain(b, &b->log_xfer, 1);
+	mutex_lock(&b->xfer_lock);
+	dmem_log_flush_locked(b);
+	mutex_unlock(&b->xfer_lock);
+	dmem_drain(b, b->xfer, DMEM_NR_XFER);
 	WRITE_ONCE(b->refused, 0);
 	return total;
 }
@@ -353,22 +433,14 @@ void dmem_resize_work(struct work_struct *work)
 	struct dmem_balloon *b = container_of(to_delayed_work(work),
 					      struct dmem_balloon,
 					      resize_work);
-	unsigned long retry = 0, allow, want, done = 0;
+	unsigned long retry = 0, want, done = 0;
 	s64 diff;
 
 	diff = dmem_towards_target(b);
 	if (diff > 0) {
-		want = min_t(s64, diff, DMEM_RUN_PFNS);
-		want = rounddown(want, DMEM_PAGES_PER_PAGE);
-		allow = dmem_inflate_allowance(b) * DMEM_PAGES_PER_PAGE;
-		if (time_before(jiffies, READ_ONCE(b->holdoff_until)))
-			allow = 0;
-		if (allow < want) {
-			want = allow;
-			retry = msecs_to_jiffies(DMEM_RETRY_MS);
-		}
-		if (want)
-			done = dmem_inflate(b, want);
+		want = rounddown(min_t(s64, diff, DMEM_RUN_PFNS),
+				 DMEM_PAGES_PER_PAGE);
+		done = dmem_inflate(b, want);
 		if (done < want)
 			retry = msecs_to_jiffies(DMEM_RETRY_MS);
 		diff -= done;
@@ -408,11 +480,15 @@ int dmem_oom_notify(struct notifier_block *nb, unsigned long unused,
 	unsigned long *freed = parm;
 	unsigned long chunk, done;
 
-	chunk = max_t(unsigned long, DMEM_OOM_MIN_PFNS,
-		      dmem_guest_pages(b) * DMEM_PAGES_PER_PAGE / 32);
-	done = dmem_deflate(b, &b->xfer[DMEM_XFER_OOM], 1, chunk);
+	/* Between a failed restore and removal there is no device. */
+	if (!READ_ONCE(b->running))
+		return NOTIFY_OK;
 	WRITE_ONCE(b->holdoff_until,
 		   jiffies + msecs_to_jiffies(DMEM_OOM_HOLDOFF_MS));
+	chunk = clamp_t(unsigned long,
+			dmem_guest_pages(b) * DMEM_PAGES_PER_PAGE / 32,
+			DMEM_OOM_MIN_PFNS, DMEM_OOM_MAX_PFNS);
+	done = dmem_deflate(b, &b->xfer[DMEM_XFER_OOM], 1, chunk);
 	if (done) {
 		atomic_long_inc(&b->cnt.oom_events);
 		atomic_long_add(done, &b->cnt.oom_deflated);
@@ -441,6 +517,11 @@ static int dmem_migratepage(struct balloon_dev_info *info,
 
 	if (!mutex_trylock(&b->xfer_lock))
 		return -EAGAIN;
+	/* @newpage may be a page the host has yet to hear was deflated. */
+	if (b->log) {
+		mutex_unlock(&b->xfer_lock);
+		return -EAGAIN;
+	}
 
 	get_page(newpage);	/* the balloon's reference */
 	if (page_zone(page) != page_zone(newpage)) {

@@ -36,11 +36,20 @@ static struct virtqueue *dmem_xfer_vq(struct dmem_balloon *b,
 	return x->inflate ? b->inflate_vq : b->deflate_vq;
 }
 
+void dmem_xfer_init(struct dmem_xfer *x)
+{
+	INIT_LIST_HEAD(&x->pages);
+}
+
+/* The host is done with @x: inflated pages now belong to the balloon. */
 static void dmem_xfer_done(struct dmem_balloon *b, struct dmem_xfer *x)
 {
+	lockdep_assert_held(&b->xfer_lock);
 	x->busy = false;
-	if (x->inflate)
+	if (x->inflate) {
 		b->inflight_pfns -= x->nr;
+		balloon_page_list_enqueue(&b->bdev_info, &x->pages);
+	}
 }
 
 /* Take one returned buffer off @vq, if any; true if one came back. */
@@ -84,19 +93,24 @@ void dmem_xfer_send(struct dmem_balloon *b, struct dmem_xfer *x)
 
 	lockdep_assert_held(&b->xfer_lock);
 	if (WARN_ON_ONCE(x->busy))
-		dmem_xfer_wait(b, x);
+		return;
 
+	x->busy = true;
+	if (x->inflate)
+		b->inflight_pfns += x->nr;
 	sg_init_one(&sg, x->pfns, sizeof(x->pfns[0]) * x->nr);
-	/* At most DMEM_NR_XFER + 1 buffers, one descriptor each: it fits. */
+	/*
+	 * At most DMEM_NR_XFER + 2 buffers (log, compaction) of one descriptor
+	 * each are ever queued, far below any ring size: adding fails only on
+	 * a broken device, which will not discard anything; carry on.
+	 */
 	err = virtqueue_add_outbuf(vq, &sg, 1, x, GFP_KERNEL);
 	if (err) {
 		dev_warn_once(&b->vdev->dev, "cannot queue to the host: %d\n",
 			      err);
+		dmem_xfer_done(b, x);
 		return;
 	}
-	x->busy = true;
-	if (x->inflate)
-		b->inflight_pfns += x->nr;
 	virtqueue_kick(vq);
 }
 
@@ -135,6 +149,16 @@ void dmem_queue_resize(struct dmem_balloon *b, unsigned long delay)
 		else
 			mod_delayed_work(b->wq, &b->resize_work, 0);
 	}
+	spin_unlock_irqrestore(&b->stop_lock, flags);
+}
+
+void dmem_queue_notify(struct dmem_balloon *b)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&b->stop_lock, flags);
+	if (!b->stop_update)
+		queue_work(system_freezable_wq, &b->notify_work);
 	spin_unlock_irqrestore(&b->stop_lock, flags);
 }
 
@@ -227,7 +251,35 @@ static int dmem_prime_stats(struct dmem_balloon *b)
 	return 0;
 }
 
-/* Bring the device up: queues, DRIVER_OK, first stats buffer, first resize. */
+/*
+ * With PAGE_POISON the host must know what free pages contain, or it would
+ * discard reported pages that the kernel expects to read back poisoned.
+ */
+static void dmem_write_poison(struct dmem_balloon *b)
+{
+	u32 poison_val = 0;
+
+	if (!virtio_has_feature(b->vdev, VIRTIO_BALLOON_F_PAGE_POISON))
+		return;
+	/* PAGE_POISON is one byte: no byte swapping needed. */
+	if (!want_init_on_free())
+		memset(&poison_val, PAGE_POISON, sizeof(poison_val));
+	virtio_cwrite_le(b->vdev, struct virtio_balloon_config, poison_val,
+			 &poison_val);
+}
+
+static void dmem_set_stop(struct dmem_balloon *b, bool stop)
+{
+	spin_lock_irq(&b->stop_lock);
+	b->stop_update = stop;
+	spin_unlock_irq(&b->stop_lock);
+}
+
+/*
+ * Bring the device up: queues, poison value, DRIVER_OK, first stats buffer,
+ * free page reporting, first resize. On failure the device is left reset,
+ * its queues freed.
+ */
 static int dmem_start(struct dmem_balloon *b)
 {
 	int err;
@@ -235,24 +287,35 @@ static int dmem_start(struct dmem_balloon *b)
 	err = dmem_find_vqs(b);
 	if (err)
 		return err;
+	dmem_write_poison(b);
 	/* Accept work before the host can first hand the stats buffer back. */
-	spin_lock_irq(&b->stop_lock);
-	b->stop_update = false;
-	spin_unlock_irq(&b->stop_lock);
+	dmem_set_stop(b, false);
 	virtio_device_ready(b->vdev);
 	err = dmem_prime_stats(b);
-	if (err) {
-		spin_lock_irq(&b->stop_lock);
-		b->stop_update = true;
-		spin_unlock_irq(&b->stop_lock);
-		cancel_delayed_work_sync(&b->resize_work);
-		cancel_work_sync(&b->stats_work);
-		virtio_reset_device(b->vdev);
-		b->vdev->config->del_vqs(b->vdev);
-		return err;
+	if (err)
+		goto fail;
+
+	if (b->has_reporting) {
+		b->pr_dev_info.report = dmem_free_page_report;
+		err = -ENOSPC;
+		if (virtqueue_get_vring_size(b->reporting_vq) <
+		    PAGE_REPORTING_CAPACITY)
+			goto fail;
+		err = page_reporting_register(&b->pr_dev_info);
+		if (err)
+			goto fail;
 	}
+	WRITE_ONCE(b->running, true);
 	dmem_queue_resize(b, 0);
 	return 0;
+
+fail:
+	dmem_set_stop(b, true);
+	cancel_delayed_work_sync(&b->resize_work);
+	cancel_work_sync(&b->stats_work);
+	virtio_reset_device(b->vdev);
+	b->vdev->config->del_vqs(b->vdev);
+	return err;
 }
 
 /*
@@ -262,14 +325,19 @@ static int dmem_start(struct dmem_balloon *b)
  */
 static void dmem_stop(struct dmem_balloon *b)
 {
-	spin_lock_irq(&b->stop_lock);
-	b->stop_update = true;
-	spin_unlock_irq(&b->stop_lock);
+	/* A failed restore left nothing running. */
+	if (!b->running)
+		return;
+	if (b->has_reporting)
+		page_reporting_unregister(&b->pr_dev_info);
+	dmem_set_stop(b, true);
 	cancel_delayed_work_sync(&b->resize_work);
 	cancel_work_sync(&b->stats_work);
+	cancel_work_sync(&b->notify_work);
 
 	dmem_release_all(b);
 	dmem_update_actual(b);
+	WRITE_ONCE(b->running, false);
 
 	virtio_reset_device(b->vdev);
 	b->vdev->config->del_vqs(b->vdev);
@@ -282,14 +350,17 @@ static void dmem_free_xfers(struct dmem_balloon *b)
 	for (i = 0; i < DMEM_NR_XFER; i++)
 		kfree(b->xfer[i].pfns);
 	kfree(b->mig_xfer.pfns);
-	kfree(b->log_xfer.pfns);
+	kfree(b->log);
 }
 
 static int dmem_alloc_xfers(struct dmem_balloon *b)
 {
 	int i;
 
+	dmem_xfer_init(&b->mig_xfer);
+	dmem_xfer_init(&b->log_xfer);
 	for (i = 0; i < DMEM_NR_XFER; i++) {
+		dmem_xfer_init(&b->xfer[i]);
 		b->xfer[i].pfns = kmalloc_array(DMEM_BATCH_PFNS,
 						sizeof(__virtio32), GFP_KERNEL);
 		if (!b->xfer[i].pfns)
@@ -331,6 +402,7 @@ static int dmem_probe(struct virtio_device *vdev)
 	spin_lock_init(&b->stats_lock);
 	INIT_DELAYED_WORK(&b->resize_work, dmem_resize_work);
 	INIT_WORK(&b->stats_work, dmem_stats_work);
+	INIT_WORK(&b->notify_work, dmem_notify_work);
 	dmem_balloon_init(b);
 
 	err = dmem_alloc_xfers(b);
@@ -355,20 +427,9 @@ static int dmem_probe(struct virtio_device *vdev)
 			goto out_stop;
 	}
 
-	if (b->has_reporting) {
-		b->pr_dev_info.report = dmem_free_page_report;
-		err = -ENOSPC;
-		if (virtqueue_get_vring_size(b->reporting_vq) <
-		    PAGE_REPORTING_CAPACITY)
-			goto out_oom;
-		err = page_reporting_register(&b->pr_dev_info);
-		if (err)
-			goto out_oom;
-	}
-
 	err = sysfs_create_group(&vdev->dev.kobj, &dmem_attr_group);
 	if (err)
-		goto out_reporting;
+		goto out_oom;
 	dmem_debugfs_init(b);
 
 	dev_info(&vdev->dev,
@@ -381,9 +442,6 @@ static int dmem_probe(struct virtio_device *vdev)
 			 "host did not offer deflate-on-oom: only the floor protects this guest (libvirt: <memballoon ... deflate-on-oom='on'/>)\n");
 	return 0;
 
-out_reporting:
-	if (b->has_reporting)
-		page_reporting_unregister(&b->pr_dev_info);
 out_oom:
 	if (b->deflate_on_oom)
 		unregister_oom_notifier(&b->oom_nb);
@@ -404,8 +462,6 @@ static void dmem_remove(struct virtio_device *vdev)
 
 	dmem_debugfs_exit(b);
 	sysfs_remove_group(&vdev->dev.kobj, &dmem_attr_group);
-	if (b->has_reporting)
-		page_reporting_unregister(&b->pr_dev_info);
 	if (b->deflate_on_oom)
 		unregister_oom_notifier(&b->oom_nb);
 	dmem_stop(b);

@@ -53,21 +53,27 @@ enum {
  * @pfns:	the PFNs; owned by the device while @busy.
  * @nr:		entries of @pfns in use.
  * @inflate:	travels on the inflate queue (else on the deflate queue).
- * @busy:	queued to the device, not yet returned. Protected by the
- *		balloon's @xfer_lock, like every field here.
+ * @busy:	queued to the device, not yet returned.
+ * @pages:	inflate only: the pages of @pfns. They join the balloon list
+ *		(where deflation and compaction find pages) only once the host
+ *		has returned the buffer, so that no page is ever given back
+ *		to the guest before the host has discarded it.
+ *
+ * Every field is protected by the balloon's @xfer_lock.
  */
 struct dmem_xfer {
 	__virtio32 *pfns;
 	unsigned int nr;
 	bool inflate;
 	bool busy;
+	struct list_head pages;
 };
 
 /**
  * struct dmem_balloon - state of one virtio-balloon device.
  *
  * Lock order: @xfer_lock, then @bdev_info.pages_lock (taken inside the
- * balloon compaction helpers), then @stop_lock.
+ * balloon compaction helpers). @stop_lock and @stats_lock nest in nothing.
  *
  * @vdev:		the virtio device. Constant while bound.
  * @inflate_vq:		pages handed to the host. Used under @xfer_lock.
@@ -92,8 +98,15 @@ struct dmem_xfer {
  *			Compaction only trylocks it.
  * @xfer:		transfer buffers (DMEM_XFER_*). @xfer_lock.
  * @mig_xfer:		one guest page's PFNs, for compaction. @xfer_lock.
- * @log_xfer:		a deferred deflate request (see dmem_deflate_deferred);
- *			its @pfns is allocated per request. @xfer_lock.
+ * @log:		PFNs of deflated pages the host has yet to hear of
+ *			(see dmem_deflate_deferred), or NULL. @xfer_lock.
+ * @log_nr:		entries in @log. @xfer_lock.
+ * @log_sent:		entries of @log already told to the host. @xfer_lock.
+ * @log_xfer:		carries @log to the host, a batch at a time; its @pfns
+ *			points into @log. @xfer_lock.
+ * @notify_work:	sends @log in the background.
+ * @running:		the device is up (between a successful dmem_start and
+ *			dmem_stop); read by the OOM notifier.
  * @inflight_pfns:	4 KiB pages sent to the host on the inflate queue and
  *			not yet acknowledged: part of @nr_pages, not yet of
  *			"actual". @xfer_lock.
@@ -109,7 +122,8 @@ struct dmem_xfer {
  * @refused:		4 KiB pages of the current target refused because of
  *			the floor or failed allocations (0 when on target).
  * @holdoff_until:	jiffies before which no inflation starts again after
- *			an OOM deflation. @xfer_lock.
+ *			an OOM deflation. Written by the OOM notifier, read
+ *			by resize: READ_ONCE/WRITE_ONCE, no lock.
  * @stop_lock:		protects @stop_update against the config-change and
  *			stats callbacks, which run in interrupt context.
  * @stop_update:	set on remove/freeze: queue no more work.
@@ -144,7 +158,12 @@ struct dmem_balloon {
 	struct mutex xfer_lock;		/* see @xfer_lock above */
 	struct dmem_xfer xfer[DMEM_NR_XFER];
 	struct dmem_xfer mig_xfer;
+	__virtio32 *log;
+	unsigned long log_nr;
+	unsigned long log_sent;
 	struct dmem_xfer log_xfer;
+	struct work_struct notify_work;
+	bool running;
 	unsigned long inflight_pfns;
 
 	struct balloon_dev_info bdev_info;
@@ -190,14 +209,17 @@ struct dmem_balloon {
 };
 
 /* core.c */
+void dmem_xfer_init(struct dmem_xfer *x);
 void dmem_xfer_send(struct dmem_balloon *b, struct dmem_xfer *x);
 void dmem_xfer_wait(struct dmem_balloon *b, struct dmem_xfer *x);
 void dmem_queue_resize(struct dmem_balloon *b, unsigned long delay);
+void dmem_queue_notify(struct dmem_balloon *b);
 
 /* balloon.c */
 void dmem_resize_work(struct work_struct *work);
 void dmem_balloon_init(struct dmem_balloon *b);
 unsigned long dmem_release_all(struct dmem_balloon *b);
+void dmem_notify_work(struct work_struct *work);
 void dmem_update_actual(struct dmem_balloon *b);
 s64 dmem_towards_target(struct dmem_balloon *b);
 unsigned long dmem_compute_floor(unsigned long guest_pages);

@@ -4,7 +4,7 @@
  * /sys/bus/virtio/drivers/dmem_balloon/virtio<N>/dmem/, sizes in KiB:
  *
  *   target_kib          what the host asks the balloon to hold
- *   actual_kib          what the balloon holds (reported to the host)
+ *   actual_kib          what the balloon holds, as the host has acknowledged
  *   floor_kib           MemAvailable the guest keeps; inflation stops there
  *   refused_kib         part of the current target refused (0 = on target)
  *   refused_requests    times inflation stopped short of a target
@@ -49,7 +49,8 @@ static ssize_t _name##_show(struct device *dev,				\
 static DEVICE_ATTR_RO(_name)
 
 DMEM_ATTR(target_kib, "%llu", PFNS_TO_KIB(READ_ONCE(b->target)));
-DMEM_ATTR(actual_kib, "%llu", PFNS_TO_KIB(READ_ONCE(b->nr_pages)));
+DMEM_ATTR(actual_kib, "%llu", PFNS_TO_KIB(READ_ONCE(b->nr_pages) -
+					  READ_ONCE(b->inflight_pfns)));
 DMEM_ATTR(floor_kib, "%llu",
 	  (u64)READ_ONCE(b->floor_pages) << (PAGE_SHIFT - 10));
 DMEM_ATTR(refused_kib, "%llu", PFNS_TO_KIB(READ_ONCE(b->refused)));
