@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * dmemd.c - the host daemon: options, configuration, the main loop and the
  * cycle that ties collection, policy and actions together.

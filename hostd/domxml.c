@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * domxml.c - extract memory layout, balloon and NUMA facts from domain XML.
  *

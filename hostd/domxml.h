@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * domxml.h - the few facts dmemd needs from a libvirt domain XML.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* error.c - the GError domain of dmem's host tools. */
 #include "error.h"
 

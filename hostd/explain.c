@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * explain.c - a policy decision in words, for `dmemctl explain`.
  *

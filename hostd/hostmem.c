@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* hostmem.c - read the host's MemAvailable. */
 #include <string.h>
 

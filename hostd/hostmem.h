@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * hostmem.h - the host's own memory: MemAvailable from /proc/meminfo.
  */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * metadata.c - parse and format the per-VM <dmem/> element with GMarkup.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * metadata.h - the per-VM <dmem/> settings element (interface layer).
  *

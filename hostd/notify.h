@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * notify.h - tell systemd about the daemon's state (Type=notify).
  *

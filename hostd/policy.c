@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * policy.c - demand, ideal, arbitration and timing (DESIGN.md section 3).
  *

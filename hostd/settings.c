@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * settings.c - resolve a VM's settings: XML and metadata over dmemd.conf
  * (DESIGN.md section 3, "Per-VM settings").

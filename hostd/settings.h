@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * settings.h - a VM's policy input from what libvirt says about it.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * state.c - serialise the daemon's state to and from its GKeyFile form.
  */

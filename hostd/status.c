@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * status.c - format the published state for people (a table) and for
  * programs (JSON).

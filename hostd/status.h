@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * status.h - `dmemctl status` output from the published state (pure).
  */

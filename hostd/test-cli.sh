@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # test-cli.sh - command-line tests for dmemd and dmemctl, TAP output.
 #
 # DMEMD and DMEMCTL name the binaries under test (default: ./dmemd, ./dmemctl).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* test-config.c - unit tests for config.c */
 #include <string.h>
 

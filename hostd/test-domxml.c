@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* test-domxml.c - unit tests for domxml.c */
 #include <glib.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* test-hostmem.c - unit tests for hostmem.c */
 #include <glib.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* test-metadata.c - unit tests for metadata.c */
 #include <string.h>
 

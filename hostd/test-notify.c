@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* test-notify.c - unit tests for notify.c: the sd_notify datagram. */
 #include <stddef.h>
 #include <string.h>

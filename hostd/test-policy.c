@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* test-policy.c - unit tests for policy.c: hand-written rules and
  * invariants over random (and hostile) input. */
 #include <string.h>

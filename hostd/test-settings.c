@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* test-settings.c - unit tests for settings.c */
 #include <glib.h>
 

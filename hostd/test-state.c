@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* test-state.c - unit tests for state.c and status.c */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* test-units.c - unit tests for units.c */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * units.c - parsing and printing of memory sizes and plain integers.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * units.h - the one size type of dmem's host side and its conversions.
  *

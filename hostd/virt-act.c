@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * virt-act.c - apply a VM's decision through libvirt.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * virt-collect.c - gather one cycle's facts from libvirt.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * virt-conn.c - the libvirt connection: open, keepalive, domain events and
  * reconnection with backoff after libvirtd goes away.

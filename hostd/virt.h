@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * virt.h - dmemd's mechanism: everything that talks to libvirt.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * dmem_defaults.h - names, units and defaults shared by every dmem component.
  *

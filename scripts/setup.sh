@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Turn a fresh Debian 12 machine into one that builds, runs and tests dmem.
 # Idempotent: packages already present are left alone. Quiet unless it fails.
 set -eu
