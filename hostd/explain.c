@@ -83,8 +83,12 @@ char *dmem_policy_explain(const DmemPolicyParams *p, const DmemVmInput *vm,
 				       MIB(d->target_kib));
 	if (d->shrink_delayed)
 		g_string_append_printf(s, "  surplus kept for %" G_GINT64_FORMAT
-				       " s more (shrink_delay_s=%u) unless another VM needs it\n",
+				       " s more (shrink_delay_s=%u, counted while demand "
+				       "does not rise) unless another VM needs it\n",
 				       d->shrink_wait_s, p->shrink_delay_s);
+	if (d->demand_rising)
+		g_string_append(s, "  demand rose while the surplus lasted: the shrink "
+				"delay restarted\n");
 	if (d->shrink_rate_limited)
 		g_string_append_printf(s, "  shrinking at most %" G_GUINT64_FORMAT
 				       " MiB/s (max_shrink_mib_per_s)\n",
@@ -97,8 +101,8 @@ char *dmem_policy_explain(const DmemPolicyParams *p, const DmemVmInput *vm,
 				       MIB(p->dimm_size_kib));
 	if (d->hotadd_fill_kib)
 		g_string_append_printf(s, "  the guest keeps the whole new size: " MIB_FMT
-				       " above the allocation, returned after "
-				       "shrink_delay_s if unused\n",
+				       " above the allocation, returned once "
+				       "demand has not risen for shrink_delay_s\n",
 				       MIB(d->hotadd_fill_kib));
 	if (pool) {
 		g_string_append_printf(s, "  pool: " MIB_FMT ", held by uncooperative VMs "

@@ -9,6 +9,7 @@
  *      demand, then buffers, by weight (water-filling);
  *   3. time: grow at once, shrink idle surplus after shrink_delay_s or at once
  *      when another VM waits for it, never faster than max_shrink_kib_per_s;
+ *      a surplus is idle only while demand is not rising (surplus_clock());
  *      growth only uses memory that is free now;
  *   4. hot-add the DIMMs a target needs beyond the live memory size, and
  *      raise the target to the whole new size where the pool has room, so
@@ -541,6 +542,44 @@ static void hotadd_fill(const DmemVmInput *vms, DmemVmDecision *out,
 	}
 }
 
+/*
+ * The shrink delay's clock, for a VM whose target is above its allocation.
+ *
+ * Surplus counts as idle only while demand is not rising. A workload that
+ * is still growing (demand up every cycle, DIMMs hot-added and filled) has
+ * a surplus at every moment, but not one it can spare: shrinking it would
+ * take memory the guest is about to use, and the guest would refuse part of
+ * the balloon request or ask for it back a cycle later. So the clock
+ * restarts whenever demand has risen noticeably (demand_rose()) above its
+ * lowest value since the clock last started, which catches a fast rise
+ * within a cycle as well as a slow creep over several, and ignores noise.
+ * The surplus is shrunk once demand has been flat (or falling) for
+ * shrink_delay_s. The ideal follows demand; a raised buffer or minimum
+ * raises the allocation and so makes the surplus smaller by itself.
+ * Contention does not wait for the clock at all.
+ */
+static gboolean demand_rose(dmem_kib_t now, dmem_kib_t ref)
+{
+	return now > ref &&
+	       now - ref > MAX(DMEM_DEMAND_RISE_MIN_KIB,
+			       percent_of(ref, DMEM_DEMAND_RISE_PERCENT));
+}
+
+static void surplus_clock(const DmemHostInput *h, DmemVmState *st,
+			  DmemVmDecision *d)
+{
+	gboolean rising = st->surplus_since_us &&
+			  demand_rose(d->demand_kib, st->surplus_demand_kib);
+
+	if (st->surplus_since_us == 0 || rising) {
+		st->surplus_since_us = h->now_us;
+		st->surplus_demand_kib = d->demand_kib;
+		d->demand_rising = rising;
+		return;
+	}
+	st->surplus_demand_kib = MIN(st->surplus_demand_kib, d->demand_kib);
+}
+
 void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 			const DmemVmInput *vms, DmemVmState *states,
 			DmemVmDecision *out, gsize n, DmemPoolDecision *pool_out)
@@ -640,16 +679,23 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 		dmem_kib_t a = d->allocation_kib;
 
 		d->target_kib = cur[i];
-		if (a >= cur[i] || cur[i] - a < DMEM_SHRINK_MIN_KIB) {
-			if (a >= cur[i])
-				st->surplus_since_us = 0;
-			if (a <= cur[i])
+		if (a >= cur[i]) {
+			st->surplus_since_us = 0;
+			if (a == cur[i])
 				committed += cur[i];
 			continue;
 		}
-		/* A surplus: wait for the delay unless someone needs it. */
-		if (st->surplus_since_us == 0)
-			st->surplus_since_us = h->now_us;
+		if (cur[i] - a < DMEM_SHRINK_MIN_KIB) {
+			/* Not worth a balloon operation; a running clock
+			 * still notices a rise of demand. */
+			if (st->surplus_since_us)
+				surplus_clock(h, st, d);
+			committed += cur[i];
+			continue;
+		}
+		/* A surplus: wait until it has been idle for the delay
+		 * unless someone needs it. */
+		surplus_clock(h, st, d);
 		if (!pool.contention) {
 			gint64 waited_s = (h->now_us - st->surplus_since_us) / G_USEC_PER_SEC;
 

@@ -52,6 +52,14 @@
 #define DMEM_PRESSURE_MAX_PERCENT		50
 /* A surplus smaller than this is not worth a balloon operation. */
 #define DMEM_SHRINK_MIN_KIB			(16 * DMEM_KIB_PER_MIB)
+/*
+ * A surplus is idle only while demand is not rising: a rise of demand by
+ * more than this much, or this share of it if larger, above its lowest
+ * value since the surplus (re)started restarts the shrink delay. Smaller
+ * moves are noise and do not.
+ */
+#define DMEM_DEMAND_RISE_MIN_KIB		(16 * DMEM_KIB_PER_MIB)
+#define DMEM_DEMAND_RISE_PERCENT		1
 /* The balloon has reached its target when within this distance of it. */
 #define DMEM_BALLOON_TOLERANCE_KIB		(8 * DMEM_KIB_PER_MIB)
 /* Movement toward the target of at least this much counts as progress. */
@@ -122,8 +130,13 @@ typedef struct {
 	dmem_kib_t overhead_kib;
 	dmem_kib_t overhead_ref_kib; /* assigned at the last sample */
 
-	/* Since when a surplus over the allocation has lasted; 0: none. */
+	/*
+	 * Since when a surplus over the allocation has lasted with demand
+	 * not rising; 0: none. The lowest demand since then is what a rise
+	 * is measured from.
+	 */
 	gint64 surplus_since_us;
+	dmem_kib_t surplus_demand_kib;
 
 	/* Balloon progress: since when it has not moved toward its target. */
 	gint64 stuck_since_us;	/* 0: at target */
@@ -183,6 +196,7 @@ typedef struct {
 
 	gboolean shrink_delayed;	/* surplus kept until the delay ends */
 	gint64 shrink_wait_s;		/* seconds left of the delay */
+	gboolean demand_rising;		/* the delay restarted: demand rose */
 	gboolean shrink_rate_limited;
 	gboolean growth_limited;	/* waits for other VMs to shrink */
 } DmemVmDecision;
