@@ -482,6 +482,9 @@ int main(int argc, char **argv)
 		  "Show this help", NULL },
 		{ NULL }
 	};
+
+	/* A libvirtd that goes away mid-call must be an error, not a kill. */
+	signal(SIGPIPE, SIG_IGN);
 	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
 	g_autoptr(GError) error = NULL;
 	int ret = EXIT_USAGE;

@@ -454,6 +454,11 @@ int main(int argc, char **argv)
 	}
 
 	d.loop = g_main_loop_new(NULL, FALSE);
+	/*
+	 * libvirt's socket to a libvirtd that went away must give an error
+	 * we handle (and reconnect after), not kill us.
+	 */
+	signal(SIGPIPE, SIG_IGN);
 	g_unix_signal_add(SIGTERM, on_quit_signal, &d);
 	g_unix_signal_add(SIGINT, on_quit_signal, &d);
 	g_unix_signal_add(SIGHUP, on_reload_signal, &d);

@@ -57,7 +57,7 @@ dmemd_start() {
 	case $flavour in
 	plain)
 		DMEMD_BIN=$DMEM_TOP/hostd/dmemd
-		"$DMEMD_BIN" --foreground --config "$DMEMD_CONF" >"$DMEMD_LOG" 2>&1 &
+		env --default-signal=PIPE "$DMEMD_BIN" --foreground --config "$DMEMD_CONF" >"$DMEMD_LOG" 2>&1 &
 		;;
 	asan)
 		make -s -C "$DMEM_TOP/hostd" B=build-asan OUT=build-asan \
@@ -68,7 +68,7 @@ dmemd_start() {
 		DMEMD_BIN=$DMEM_TOP/hostd/build-asan/dmemd
 		ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:exitcode=99 \
 		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-			"$DMEMD_BIN" --foreground --config "$DMEMD_CONF" >"$DMEMD_LOG" 2>&1 &
+			env --default-signal=PIPE "$DMEMD_BIN" --foreground --config "$DMEMD_CONF" >"$DMEMD_LOG" 2>&1 &
 		;;
 	*) bail "dmemd_start: unknown flavour $flavour" ;;
 	esac
