@@ -70,28 +70,28 @@ static int find_port(char *path, size_t len)
 	return -1;
 }
 
-/* Read exactly @len bytes; 0 on success, -1 if the host went away. */
+/*
+ * Read exactly @len bytes; 0 on success, -1 if the rest of the request does
+ * not come within 10 s. read() returns 0 while the port believes no host is
+ * connected, which can be a moment's view (see write_full): wait it out.
+ */
 static int read_full(char *buf, size_t len)
 {
+	time_t deadline = time(NULL) + 10;
 	size_t got = 0;
 
 	while (got < len) {
-		struct pollfd p = { port_fd, POLLIN, 0 };
-		ssize_t n;
+		ssize_t n = read(port_fd, buf + got, len - got);
 
-		if (poll(&p, 1, 1000) < 0 && errno != EINTR)
-			return -1;
-		n = read(port_fd, buf + got, len - got);
 		if (n > 0) {
 			got += n;
-		} else if (n == 0) {
-			/* Host side not connected: a request cut in half. */
-			if (got)
-				return -1;
-			msleep(20);
-		} else if (errno != EAGAIN && errno != EINTR) {
-			return -1;
+			continue;
 		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		if (time(NULL) >= deadline)
+			return -1;
+		msleep(10);
 	}
 	return 0;
 }
@@ -123,25 +123,29 @@ static int read_line(char *buf, size_t len)
 	return -1;
 }
 
+/*
+ * Write all of @buf, never blocking for good. The port may report the host
+ * as gone for a moment even though a request just came in: the "host
+ * connected" notice travels on the control queue and can arrive after the
+ * data. poll() then returns POLLHUP at once, so wait by the clock, not by
+ * poll: up to 30 s.
+ */
 static void write_full(const char *buf, size_t len)
 {
+	time_t deadline = time(NULL) + 30;
 	size_t done = 0;
-	int idle = 0;
 
-	while (done < len && idle < 500) {
+	while (done < len && time(NULL) < deadline) {
 		ssize_t n = write(port_fd, buf + done, len - done);
 
-		if (n > 0) {
+		if (n > 0)
 			done += n;
-			idle = 0;
-		} else {
-			/* Host gone or slow: give up after ~10 s, never block. */
-			struct pollfd p = { port_fd, POLLOUT, 0 };
-
-			poll(&p, 1, 20);
-			idle++;
-		}
+		else
+			msleep(10);
 	}
+	if (done < len)
+		fprintf(stderr, "dmem-agent: reply cut short (%zu of %zu bytes)\n",
+			done, len);
 }
 
 static int run(const char *cmd, int timeout_s, char *out, size_t *outlen)

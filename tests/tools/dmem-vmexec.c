@@ -132,8 +132,8 @@ int main(int argc, char **argv)
 
 		r = read_line(fd, hdr, sizeof(hdr), deadline);
 		if (r == -2) {
-			fprintf(stderr, "dmem-vmexec: no answer from the guest within %d s\n",
-				wait_s + timeout + 5);
+			fprintf(stderr, "dmem-vmexec: no answer from the guest within %d s (request %lu)\n",
+				wait_s + timeout + 5, id);
 			return 124;
 		}
 		if (r || sscanf(hdr, "%lu %d %zu", &rid, &status, &len) != 3) {
