@@ -20,6 +20,7 @@
 #include <linux/vmstat.h>
 
 #include "dmem_balloon.h"
+#include "dmem_floor.h"
 
 #define MIB_TO_PAGES(mib)	((unsigned long)(mib) << (20 - PAGE_SHIFT))
 #define PAGES_TO_MIB(p)		((unsigned long)(p) >> (20 - PAGE_SHIFT))
@@ -62,32 +63,13 @@ static void dmem_add_page(struct dmem_balloon *b, struct dmem_xfer *x,
  * dmem_compute_floor() - available memory a guest always keeps.
  * @guest_pages: the guest's memory without the balloon, in pages.
  *
- * A continuous piecewise-linear function (after hv_balloon): small guests
- * keep a large share, large guests a small one.
- *
- *   guest MiB:   0   128   512   2048   8192   32768   65536
- *   floor MiB:   8    72   168    360    744    1512    2024
+ * dmem_floor_mib() (dmem_floor.h, shared with the host policy) in pages.
  *
  * Return: the floor in pages.
  */
 unsigned long dmem_compute_floor(unsigned long guest_pages)
 {
-	unsigned long mib = PAGES_TO_MIB(guest_pages);
-	unsigned long floor;
-
-	if (mib < 128)
-		floor = 8 + mib / 2;
-	else if (mib < 512)
-		floor = 40 + mib / 4;
-	else if (mib < 2048)
-		floor = 104 + mib / 8;
-	else if (mib < 8192)
-		floor = 232 + mib / 16;
-	else if (mib < 32768)
-		floor = 488 + mib / 32;
-	else
-		floor = 1000 + mib / 64;
-	return MIB_TO_PAGES(floor);
+	return MIB_TO_PAGES(dmem_floor_mib(PAGES_TO_MIB(guest_pages)));
 }
 
 /* The guest's memory as if nothing were ballooned, in pages. */

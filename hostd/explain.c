@@ -67,10 +67,21 @@ char *dmem_policy_explain(const DmemPolicyParams *p, const DmemVmInput *vm,
 				       " (assigned - total) + pressure " MIB_FMT "\n",
 				       MIB(d->demand_kib), MIB(d->used_kib),
 				       MIB(d->overhead_kib), MIB(d->pressure_kib));
-		g_string_append_printf(s, "  ideal: " MIB_FMT " = demand + %u%% buffer, "
-				       "within [" MIB_FMT ", " MIB_FMT "]\n",
-				       MIB(d->ideal_kib), vm->buffer_percent,
-				       MIB(d->min_kib), MIB(vm->maximum_kib));
+		if (d->ideal_at_floor)
+			g_string_append_printf(s, "  ideal: " MIB_FMT " = raised to the guest's "
+					       "floor: in use " MIB_FMT " + guest kernel " MIB_FMT
+					       " + floor " MIB_FMT " (what its balloon can reach; "
+					       "demand + %u%% buffer is less), within ["
+					       MIB_FMT ", " MIB_FMT "]\n",
+					       MIB(d->ideal_kib), MIB(d->used_kib),
+					       MIB(d->overhead_kib), MIB(d->floor_kib),
+					       vm->buffer_percent, MIB(d->min_kib),
+					       MIB(vm->maximum_kib));
+		else
+			g_string_append_printf(s, "  ideal: " MIB_FMT " = demand + %u%% buffer, "
+					       "within [" MIB_FMT ", " MIB_FMT "]\n",
+					       MIB(d->ideal_kib), vm->buffer_percent,
+					       MIB(d->min_kib), MIB(vm->maximum_kib));
 		g_string_append_printf(s, "  allocation: " MIB_FMT ", %s\n",
 				       MIB(d->allocation_kib), alloc_text(d->alloc_kind));
 	}

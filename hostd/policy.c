@@ -4,7 +4,9 @@
  *
  * A cycle runs in four steps:
  *   1. classify: unmanaged, held (no driver, stale or garbage stats, stuck
- *      balloon) or flexible; compute the demand of flexible VMs;
+ *      balloon) or flexible; compute the demand of flexible VMs, and their
+ *      ideal: demand plus buffer, but never below what the guest's floor
+ *      lets its balloon reach (floor_target());
  *   2. arbitrate: share the pool among flexible VMs, minimums first, then
  *      demand, then buffers, by weight (water-filling);
  *   3. time: grow at once, shrink idle surplus after shrink_delay_s or at once
@@ -19,6 +21,8 @@
  */
 
 #include "policy.h"
+
+#include "dmem_floor.h"
 
 static inline dmem_kib_t sat_add(dmem_kib_t a, dmem_kib_t b)
 {
@@ -214,6 +218,58 @@ static gboolean compute_demand(const DmemPolicyParams *p, const DmemHostInput *h
 	/* each <= 2^43 */
 	d->demand_kib = d->used_kib + d->overhead_kib + d->pressure_kib;
 	return TRUE;
+}
+
+/*
+ * The lowest balloon target @vm's guest can reach: its driver stops inflating
+ * where MemAvailable would drop below its floor (DESIGN.md section 2,
+ * dmem_floor.h). Inflating by X takes X out of both MemTotal and MemAvailable,
+ * so what the guest has in use stays put and the balloon stops at
+ *
+ *	in use (total - available) + overhead (assigned - total) + floor
+ *
+ * in host terms. A target below that is refused: the balloon stays short,
+ * and after DMEM_BALLOON_TIMEOUT_S the VM would look unresponsive. The ideal
+ * is raised to it, so the host never asks for memory the guest keeps.
+ *
+ * The guest computes its floor from its size without the balloon: MemTotal
+ * plus the balloon, i.e. the live size minus the overhead (and minus DIMMs
+ * not yet onlined). The policy uses the live size instead: libvirt's number,
+ * not the guest's, and never below the guest's own (the floor is
+ * non-decreasing), so the host's floor is an upper bound of the guest's. It
+ * is higher by at most half the overhead (the floor's steepest slope), a few
+ * MiB in practice; a floor below the guest's would get refused instead.
+ *
+ * The floor grows with the live size: a guest the floor raises above its
+ * live size gets DIMMs, which raise the floor by at most half their size
+ * (an eighth from 512 MiB up), so growth settles after a DIMM or two.
+ *
+ * Limits. The overhead is the learned one (compute_demand()): until it is
+ * learned the target may be short of it, which matters only for a shrink,
+ * and a shrink of idle surplus waits shrink_delay_s, by which time it is.
+ * And this raises the ideal, not the minimum: when the pool is contended,
+ * arbitration may still give a VM less (down to its minimum, which is a
+ * guarantee to the others); its guest then keeps what its floor needs, and
+ * the stuck-balloon rule holds it there.
+ *
+ * The guest's numbers are untrusted: compute_demand() already bounds total
+ * by the live size plus slack and the overhead by a share of assigned; here
+ * in use plus overhead is bounded by the live size (an honest guest cannot
+ * use more than it has) and the floor by the floor of the live size, so the
+ * result is at most live + floor(live), whatever the guest says.
+ */
+static void floor_target(const DmemVmInput *vm, DmemVmDecision *d)
+{
+	dmem_kib_t live = bound(vm->live_kib);
+	/* live <= 2^42 KiB: at most 2^32 MiB, within any unsigned long but
+	 * a 32-bit one's last value. */
+	unsigned long live_mib = (unsigned long)MIN(live / DMEM_KIB_PER_MIB,
+						    (dmem_kib_t)G_MAXULONG);
+	dmem_kib_t floor_kib = (dmem_kib_t)dmem_floor_mib(live_mib) * DMEM_KIB_PER_MIB;
+	dmem_kib_t in_use = MIN(sat_add(d->used_kib, d->overhead_kib), live);
+
+	d->floor_kib = floor_kib;
+	d->floor_target_kib = in_use + floor_kib;
 }
 
 /* Balloon progress: TRUE when it has not moved toward the target for long. */
@@ -600,6 +656,7 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 	/* 1. classify; held VMs keep what they have. */
 	for (gsize i = 0; i < n; i++) {
 		DmemVmDecision *d = &out[i];
+		dmem_kib_t buffered;
 
 		*d = (DmemVmDecision) { 0 };
 		cls[i] = classify(p, h, &vms[i], &states[i], d);
@@ -618,14 +675,19 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 			continue;
 		}
 
-		d->ideal_kib = sat_add(d->demand_kib,
-				       percent_of(d->demand_kib,
-						  MIN(vms[i].buffer_percent,
-						      DMEM_BUFFER_PERCENT_MAX)));
+		buffered = sat_add(d->demand_kib,
+				   percent_of(d->demand_kib,
+					      MIN(vms[i].buffer_percent,
+						  DMEM_BUFFER_PERCENT_MAX)));
+		floor_target(&vms[i], d);
+		d->ideal_kib = MAX(buffered, d->floor_target_kib);
 		/* Report the ideal within the declared bounds, even when the
 		 * slots left cannot reach it; claim what can be reached. */
 		d->ideal_kib = clamp_kib(d->ideal_kib, d->min_kib,
 					 MAX(bound(vms[i].maximum_kib), d->min_kib));
+		/* The floor decided unless the buffer or a bound did. */
+		d->ideal_at_floor = d->ideal_kib == d->floor_target_kib &&
+				    d->floor_target_kib > buffered;
 		claims[i] = (Claim) {
 			.lo = d->min_kib,
 			.demand = clamp_kib(d->demand_kib, d->min_kib, d->max_kib),

@@ -177,7 +177,15 @@ typedef struct {
 	dmem_kib_t overhead_kib;	/* assigned the guest does not see */
 	dmem_kib_t pressure_kib;
 	dmem_kib_t demand_kib;	/* used + overhead + pressure */
-	dmem_kib_t ideal_kib;	/* demand + buffer, in [min_kib, max_kib] */
+	/*
+	 * The guest's floor (dmem_floor.h) at the live size, and the lowest
+	 * balloon target its driver can reach: used + overhead + floor.
+	 */
+	dmem_kib_t floor_kib;
+	dmem_kib_t floor_target_kib;
+	/* max(demand + buffer, floor_target), in [min_kib, maximum] */
+	dmem_kib_t ideal_kib;
+	gboolean ideal_at_floor; /* floor_target decided it (not buffer, bounds) */
 
 	/* Effective bounds: maximum reduced to what slots can reach. */
 	dmem_kib_t min_kib, max_kib;

@@ -5,10 +5,13 @@
 
 #include <glib.h>
 
+#include "dmem_floor.h"
 #include "policy.h"
 
 #define MiB(x) ((dmem_kib_t)(x) * 1024)
 #define GiB(x) ((dmem_kib_t)(x) * 1024 * 1024)
+/* The guest's floor at a live size of @live KiB, in KiB. */
+#define FLOOR(live) MiB(dmem_floor_mib((unsigned long)((live) / 1024)))
 #define T0_REAL_S 1700000000
 #define SEC G_USEC_PER_SEC
 
@@ -61,6 +64,8 @@ typedef struct {
 	DmemPoolDecision pool;
 	dmem_kib_t used[16];	/* what each simulated guest uses */
 	gboolean frozen[16];	/* balloon ignores its target */
+	/* The guest's driver keeps its floor: inflation stops there. */
+	gboolean keeps_floor[16];
 } Sim;
 
 static void sim_init(Sim *s, dmem_kib_t pool_kib)
@@ -101,8 +106,19 @@ static void sim_apply(Sim *s)
 		vm->live_kib += d->dimms * s->p.dimm_size_kib;
 		vm->free_slots -= d->dimms;
 		vm->target_kib = d->target_kib;
-		if (!s->frozen[i])
+		if (s->frozen[i])
+			continue;
+		if (s->keeps_floor[i] && vm->target_kib < vm->assigned_kib) {
+			/* Like dmem_balloon: MemTotal is assigned, the guest's
+			 * size live; inflate while available stays above the
+			 * floor, never deflate for it. */
+			dmem_kib_t lowest = s->used[i] + FLOOR(vm->live_kib);
+
+			vm->assigned_kib = MAX(vm->target_kib,
+					       MIN(vm->assigned_kib, lowest));
+		} else {
 			vm->assigned_kib = vm->target_kib;
+		}
 	}
 	s->h.now_us += (gint64)s->p.interval_ms * 1000;
 	s->h.now_real_s += s->p.interval_ms / 1000;
@@ -150,16 +166,20 @@ static void test_demand_and_ideal(void)
 	gsize a;
 
 	sim_init(&s, GiB(64));
-	a = sim_add(&s, vm_new("a", GiB(1), GiB(8), GiB(2)));
-	s.vm[a].stats.total_kib = GiB(4);	/* guest sees 4 GiB, uses 2 */
-	s.vm[a].stats.available_kib = GiB(2);
+	a = sim_add(&s, vm_new("a", GiB(1), GiB(8), GiB(3)));
+	s.vm[a].stats.total_kib = GiB(4);	/* guest sees 4 GiB, uses 3 */
+	s.vm[a].stats.available_kib = GiB(1);
 	s.vm[a].live_kib = s.vm[a].assigned_kib = s.vm[a].target_kib = GiB(4);
 	sim_decide(&s);
 	g_assert_true(s.d[a].managed && s.d[a].demand_known);
-	g_assert_cmpuint(s.d[a].used_kib, ==, GiB(2));
+	g_assert_cmpuint(s.d[a].used_kib, ==, GiB(3));
 	g_assert_cmpuint(s.d[a].pressure_kib, ==, 0);
-	g_assert_cmpuint(s.d[a].demand_kib, ==, GiB(2));
-	g_assert_cmpuint(s.d[a].ideal_kib, ==, GiB(2) + GiB(2) / 5);
+	g_assert_cmpuint(s.d[a].demand_kib, ==, GiB(3));
+	/* The buffer (614 MiB) is more than the floor of 4 GiB (488 MiB). */
+	g_assert_cmpuint(s.d[a].floor_kib, ==, MiB(488));
+	g_assert_cmpuint(s.d[a].floor_target_kib, ==, GiB(3) + MiB(488));
+	g_assert_false(s.d[a].ideal_at_floor);
+	g_assert_cmpuint(s.d[a].ideal_kib, ==, GiB(3) + GiB(3) / 5);
 	g_assert_cmpuint(s.d[a].allocation_kib, ==, s.d[a].ideal_kib);
 	g_assert_cmpint(s.d[a].alloc_kind, ==, DMEM_ALLOC_IDEAL);
 	g_assert_cmpint(s.d[a].status, ==, DMEM_STATUS_OK);
@@ -184,8 +204,11 @@ static void test_ideal_clamped(void)
 	s.vm[b0].minimum_kib = MiB(512);
 	sim_decide(&s);
 	g_assert_cmpuint(s.d[lo].ideal_kib, ==, GiB(2));	/* minimum */
+	g_assert_false(s.d[lo].ideal_at_floor);	/* 460 MiB < the minimum */
 	g_assert_cmpuint(s.d[hi].ideal_kib, ==, GiB(3));	/* maximum */
-	g_assert_cmpuint(s.d[b0].ideal_kib, ==, GiB(1));	/* no buffer */
+	/* No buffer: what the guest's floor (360 MiB at 2 GiB) keeps. */
+	g_assert_cmpuint(s.d[b0].ideal_kib, ==, GiB(1) + MiB(360));
+	g_assert_true(s.d[b0].ideal_at_floor);
 }
 
 static void test_status(void)
@@ -504,8 +527,9 @@ static void test_unmanaged(void)
 	g_assert_nonnull(strstr(s.d[off].reason, "enabled=\"no\""));
 	g_assert_cmpstr(s.d[nob].reason, ==, "no virtio memballoon device");
 	g_assert_cmpstr(s.d[minmax].reason, ==, "minimum 32768 MiB exceeds maximum 16384 MiB");
-	/* Unmanaged VMs are outside the pool: "ok" gets its ideal. */
-	g_assert_cmpuint(s.d[ok].allocation_kib, ==, GiB(1) + GiB(1) / 5);
+	/* Unmanaged VMs are outside the pool: "ok" gets its ideal (set by
+	 * its floor, 232 MiB at 1 GiB). */
+	g_assert_cmpuint(s.d[ok].allocation_kib, ==, GiB(1) + MiB(232));
 	g_assert_cmpuint(s.d[ok].target_kib, ==, GiB(1) + MiB(256));
 }
 
@@ -601,7 +625,9 @@ static void test_waterfill_caps(void)
 	/* a, b: demand 1.5 GiB (pressure capped at 50%), c: 1 GiB + 64 MiB */
 	g_assert_cmpuint(s.d[c].demand_kib, ==, GiB(1) + MiB(64));
 	g_assert_cmpuint(s.d[a].demand_kib, ==, GiB(1) + MiB(512));
-	g_assert_cmpuint(s.d[c].allocation_kib, ==, s.d[c].demand_kib);
+	/* c's floor (232 MiB at 1 GiB) sets its ideal above its demand. */
+	g_assert_true(s.d[c].ideal_at_floor);
+	g_assert_cmpuint(s.d[c].allocation_kib, ==, GiB(1) + MiB(232));
 	g_assert_cmpuint(s.d[a].allocation_kib, ==, s.d[a].demand_kib);
 	g_assert_cmpuint(s.d[b].allocation_kib, ==, s.d[b].demand_kib);
 }
@@ -686,9 +712,10 @@ static void test_shrink_delay_and_rate(void)
 		g_assert_cmpuint(before - s.vm[a].target_kib, <=, MiB(256));
 		g_assert_cmpuint(before, >, s.vm[a].target_kib);
 	}
-	g_assert_cmpuint(s.vm[a].target_kib, ==, GiB(1) + GiB(1) / 5);
-	/* 8 GiB -> 1.2 GiB at 256 MiB/s: 28 cycles after the delay. */
-	g_assert_cmpint(cycles, ==, 60 + 28);
+	/* The guest of 8 GiB keeps a floor of 744 MiB, more than the buffer. */
+	g_assert_cmpuint(s.vm[a].target_kib, ==, GiB(1) + MiB(744));
+	/* 8 GiB -> 1768 MiB at 256 MiB/s: 26 cycles after the delay. */
+	g_assert_cmpint(cycles, ==, 60 + 26);
 
 	/* Demand above the target ends the surplus; when it falls back,
 	 * a new surplus waits the whole delay again. */
@@ -864,7 +891,8 @@ static void test_small_surplus_ignored(void)
 	a = sim_add(&s, vm_new("a", MiB(512), GiB(8), 0));
 	s.vm[a].live_kib = s.vm[a].assigned_kib = s.vm[a].target_kib = GiB(1);
 	s.vm[a].stats.total_kib = GiB(1);
-	s.vm[a].stats.available_kib = GiB(1) - MiB(850);	/* ideal 1020 MiB */
+	s.vm[a].buffer_percent = 50;
+	s.vm[a].stats.available_kib = GiB(1) - MiB(680);	/* ideal 1020 MiB */
 	sim_decide(&s);
 	g_assert_cmpuint(s.d[a].ideal_kib, ==, MiB(1020));
 	g_assert_false(s.d[a].target_changed);
@@ -1024,10 +1052,10 @@ static void test_hotadd_limited_by_pool(void)
 	g_assert_cmpuint(s.d[a].hotadd_fill_kib, ==, 0);
 
 	/* Some room: the fill takes that and no more. */
-	s.vm[a].buffer_percent = 20;	/* allocation 1229 MiB */
+	s.vm[a].buffer_percent = 20;	/* floor: allocation 1256 MiB */
 	s.h.pool_kib = GiB(1) + MiB(400);
 	sim_decide(&s);
-	g_assert_cmpuint(s.d[a].allocation_kib, ==, GiB(1) + GiB(1) / 5);
+	g_assert_cmpuint(s.d[a].allocation_kib, ==, GiB(1) + MiB(232));
 	g_assert_cmpuint(s.d[a].dimms, ==, 1);
 	g_assert_cmpuint(s.d[a].target_kib, ==, GiB(1) + MiB(256));
 	s.vm[a].buffer_percent = 40;	/* allocation 1434 MiB: two DIMMs */
@@ -1052,7 +1080,7 @@ static void test_hotadd_fill(void)
 	sim_init(&s, GiB(64));
 	s.p.shrink_delay_s = 10;
 	s.p.max_shrink_kib_per_s = MiB(64);
-	a = sim_add(&s, vm_new("a", MiB(512), GiB(4), MiB(400)));
+	a = sim_add(&s, vm_new("a", MiB(512), GiB(4), MiB(300)));
 	sim_cycle(&s);
 	g_assert_cmpuint(s.d[a].dimms, ==, 0);
 
@@ -1105,9 +1133,9 @@ static void test_hotadd_fill_shared(void)
 	/* a and b each need 1 DIMM for 100 MiB more: 312 MiB of room. */
 	sim_init(&s, GiB(2) + MiB(512));
 	s.p.shrink_delay_s = 60;
-	a = sim_add(&s, vm_new("a", GiB(1), GiB(4), GiB(1)));
-	b = sim_add(&s, vm_new("b", GiB(1), GiB(4), GiB(1)));
-	for (gsize i = a; i <= b; i++) {
+	a = sim_add(&s, vm_new("a", GiB(1), GiB(4), MiB(800)));
+	b = sim_add(&s, vm_new("b", GiB(1), GiB(4), MiB(800)));
+	for (gsize i = a; i <= b; i++) {	/* the minimum decides */
 		s.vm[i].buffer_percent = 0;
 		s.vm[i].minimum_kib = GiB(1) + MiB(100);
 	}
@@ -1140,7 +1168,8 @@ static void test_hotadd_fill_shared(void)
 	 * without waiting for the delay. */
 	sim_init(&s, GiB(3));
 	s.p.shrink_delay_s = 60;
-	a = sim_add(&s, vm_new("a", GiB(1), GiB(4), GiB(1)));
+	/* ideal 1032 MiB, by its floor: 800 MiB in use + 232 MiB */
+	a = sim_add(&s, vm_new("a", GiB(1), GiB(4), MiB(800)));
 	s.vm[a].buffer_percent = 10;
 	s.vm[a].minimum_kib = MiB(512);
 	sim_decide(&s);
@@ -1157,6 +1186,129 @@ static void test_hotadd_fill_shared(void)
 	g_assert_false(s.d[a].shrink_delayed);
 	g_assert_cmpuint(s.d[a].target_kib, <, GiB(1) + MiB(256));
 	g_assert_cmpuint(s.pool.targets_kib, <=, GiB(3));
+}
+
+/* ---- the guest's floor -------------------------------------------------- */
+
+/*
+ * The case that made the rule: a guest of 1.25 GiB uses 900 MiB. Demand +
+ * 20% leaves it 200 MiB free, but its driver keeps 264 MiB (the floor at
+ * 1280 MiB) and refuses the rest: asked for the buffer's ideal, the balloon
+ * would stay 64 MiB short and the VM would end up Unresponsive. The ideal is
+ * what the balloon can reach, and the guest gets there.
+ */
+static void test_floor_raises_ideal(void)
+{
+	Sim s;
+	gsize a;
+
+	sim_init(&s, GiB(64));
+	s.p.shrink_delay_s = 10;
+	a = sim_add(&s, vm_new("a", MiB(1280), MiB(1280), MiB(900)));
+	s.vm[a].minimum_kib = MiB(512);
+	s.keeps_floor[a] = TRUE;
+	sim_decide(&s);
+	g_assert_cmpuint(s.d[a].demand_kib, ==, MiB(900));
+	g_assert_cmpuint(s.d[a].floor_kib, ==, MiB(264));
+	g_assert_cmpuint(s.d[a].floor_target_kib, ==, MiB(900 + 264));
+	g_assert_true(s.d[a].ideal_at_floor);
+	g_assert_cmpuint(s.d[a].ideal_kib, ==, MiB(1164));	/* not 1080 */
+
+	for (int c = 0; c < 100; c++) {
+		sim_cycle(&s);
+		g_assert_false(s.d[a].held);
+		g_assert_cmpuint(s.d[a].target_kib, >=, MiB(1164));
+	}
+	/* Shrunk after the delay, to where the guest's floor lets it go. */
+	g_assert_cmpuint(s.vm[a].target_kib, ==, MiB(1164));
+	g_assert_cmpuint(s.vm[a].assigned_kib, ==, s.vm[a].target_kib);
+	g_assert_cmpint(s.d[a].status, ==, DMEM_STATUS_OK);
+
+	/* The guest kernel's share (assigned - MemTotal) is in use too. */
+	sim_init(&s, GiB(64));
+	a = sim_add(&s, vm_new("a", GiB(2), GiB(2), GiB(1)));
+	s.vm[a].minimum_kib = MiB(512);
+	s.vm[a].stats.total_kib = GiB(2) - MiB(40);
+	s.vm[a].stats.available_kib = GiB(1) - MiB(40);
+	sim_decide(&s);
+	s.h.now_real_s++;	/* a second sample, the balloon steady: */
+	s.vm[a].stats.last_update_s++;
+	sim_decide(&s);		/* the overhead is learned */
+	g_assert_cmpuint(s.d[a].overhead_kib, ==, MiB(40));
+	g_assert_cmpuint(s.d[a].floor_target_kib, ==, GiB(1) + MiB(40 + 360));
+	g_assert_cmpuint(s.d[a].ideal_kib, ==, GiB(1) + MiB(400));
+}
+
+/* Small guests keep a large share, up to about half. */
+static void test_floor_small_guest(void)
+{
+	Sim s;
+	gsize a, b;
+
+	sim_init(&s, GiB(64));
+	a = sim_add(&s, vm_new("a", MiB(128), MiB(128), MiB(40)));
+	s.vm[a].minimum_kib = MiB(64);
+	b = sim_add(&s, vm_new("b", MiB(64), MiB(64), MiB(20)));
+	s.vm[b].minimum_kib = MiB(16);
+	sim_decide(&s);
+	g_assert_cmpuint(s.d[a].floor_kib, ==, MiB(72));	/* 8 + 128 / 2 */
+	g_assert_cmpuint(s.d[a].ideal_kib, ==, MiB(40 + 72));
+	g_assert_true(s.d[a].ideal_at_floor);
+	g_assert_cmpuint(s.d[b].floor_kib, ==, MiB(40));	/* 8 + 64 / 2 */
+	g_assert_cmpuint(s.d[b].ideal_kib, ==, MiB(20 + 40));
+	/* More in use than leaves room for the floor: the maximum caps it. */
+	sim_use(&s, a, MiB(100));
+	sim_decide(&s);
+	g_assert_cmpuint(s.d[a].floor_target_kib, ==, MiB(172));
+	g_assert_cmpuint(s.d[a].ideal_kib, ==, MiB(128));
+	g_assert_false(s.d[a].ideal_at_floor);
+	g_assert_false(s.d[a].target_changed);
+}
+
+/* Huge guests keep a small share: the buffer decides unless use is low. */
+static void test_floor_huge_guest(void)
+{
+	Sim s;
+	gsize a;
+
+	sim_init(&s, GiB(256));
+	a = sim_add(&s, vm_new("a", GiB(64), GiB(64), GiB(8)));
+	s.vm[a].minimum_kib = GiB(1);
+	sim_decide(&s);
+	g_assert_cmpuint(s.d[a].floor_kib, ==, MiB(2024));	/* 1000 + 65536 / 64 */
+	g_assert_true(s.d[a].ideal_at_floor);
+	g_assert_cmpuint(s.d[a].ideal_kib, ==, GiB(8) + MiB(2024));
+	sim_use(&s, a, GiB(32));
+	sim_decide(&s);
+	g_assert_false(s.d[a].ideal_at_floor);
+	g_assert_cmpuint(s.d[a].ideal_kib, ==, GiB(32) + GiB(32) / 5);
+}
+
+/* The guest is untrusted and libvirt's size bounded: no explosion. */
+static void test_floor_garbage(void)
+{
+	Sim s;
+	gsize a, b;
+
+	sim_init(&s, GiB(64));
+	/* Claims 10% more than it has (the slack accepted), all in use. */
+	a = sim_add(&s, vm_new("a", GiB(4), GiB(1024), 0));
+	s.vm[a].minimum_kib = GiB(1);
+	s.vm[a].stats.total_kib = GiB(4) + GiB(4) / 10;
+	s.vm[a].stats.available_kib = 0;
+	/* A size no VM has: bounded like every size. */
+	b = sim_add(&s, vm_new("b", GiB(1), G_MAXUINT64, 0));
+	s.vm[b].live_kib = G_MAXUINT64 - 1;
+	sim_decide(&s);
+	g_assert_false(s.d[a].held);
+	g_assert_cmpuint(s.d[a].used_kib, >, GiB(4));
+	g_assert_cmpuint(s.d[a].floor_target_kib, ==, GiB(4) + MiB(488));
+	g_assert_cmpuint(s.d[a].ideal_kib, ==, s.d[a].demand_kib + s.d[a].demand_kib / 5);
+	g_assert_false(s.d[b].held);
+	g_assert_cmpuint(s.d[b].floor_kib, ==, MiB(1000 + (1ULL << 32) / 64));
+	g_assert_cmpuint(s.d[b].floor_target_kib, <=, DMEM_SIZE_MAX_KIB + s.d[b].floor_kib);
+	g_assert_cmpuint(s.d[b].ideal_kib, ==, s.d[b].floor_kib);	/* nothing in use */
+	g_assert_cmpuint(s.d[b].target_kib, <=, s.d[b].max_kib);
 }
 
 /* ---- explain ------------------------------------------------------------ */
@@ -1178,11 +1330,18 @@ static void test_explain(void)
 	text = dmem_policy_explain(&s.p, &s.vm[a], &s.d[a], &s.pool);
 	g_test_message("%s", text);
 	g_assert_true(g_str_has_prefix(text, "web: Low: growing toward its ideal"));
-	g_assert_nonnull(strstr(text, "ideal: 1229 MiB = demand + 20% buffer"));
-	g_assert_nonnull(strstr(text, "allocation: 1229 MiB"));
+	g_assert_nonnull(strstr(text, "ideal: 1256 MiB = raised to the guest's floor: "
+				"in use 1024 MiB + guest kernel 0 MiB + floor 232 MiB"));
+	g_assert_nonnull(strstr(text, "allocation: 1256 MiB"));
 	g_assert_nonnull(strstr(text, "target: 1024 MiB -> 1280 MiB"));
 	g_assert_nonnull(strstr(text, "hot-add: 1 DIMM of 256 MiB"));
-	g_assert_nonnull(strstr(text, "keeps the whole new size: 51 MiB above the allocation"));
+	g_assert_nonnull(strstr(text, "keeps the whole new size: 24 MiB above the allocation"));
+	g_clear_pointer(&text, g_free);
+	s.vm[a].buffer_percent = 50;	/* now the buffer decides */
+	sim_decide(&s);
+	text = dmem_policy_explain(&s.p, &s.vm[a], &s.d[a], &s.pool);
+	g_assert_nonnull(strstr(text, "ideal: 1536 MiB = demand + 50% buffer"));
+	g_assert_null(strstr(text, "floor"));
 	held = dmem_policy_explain(&s.p, &s.vm[h], &s.d[h], &s.pool);
 	g_test_message("%s", held);
 	g_assert_true(g_str_has_prefix(held, "quiet: NoDriver: "));
@@ -1293,7 +1452,7 @@ static void check_invariants(const DmemPolicyParams *p, const DmemHostInput *h,
 
 	for (gsize i = 0; i < n; i++) {
 		const DmemVmInput *vm = &vms[i];
-		dmem_kib_t cur;
+		dmem_kib_t cur, live;
 
 		if (!d[i].managed) {
 			g_assert_cmpint(d[i].status, ==, DMEM_STATUS_UNMANAGED);
@@ -1349,6 +1508,17 @@ static void check_invariants(const DmemPolicyParams *p, const DmemHostInput *h,
 			g_assert_cmpuint(d[i].allocation_kib, >=, d[i].min_kib);
 			g_assert_cmpuint(d[i].ideal_kib, <=, MAX(vm->maximum_kib, d[i].min_kib));
 			g_assert_cmpuint(d[i].ideal_kib, >=, d[i].min_kib);
+			/* The floor: bounded whatever the guest says, and
+			 * the ideal never below what its balloon can reach. */
+			live = MIN(vm->live_kib, DMEM_SIZE_MAX_KIB);
+			g_assert_cmpuint(d[i].floor_kib, ==, FLOOR(live));
+			g_assert_cmpuint(d[i].floor_kib, <=, MiB(8) + live / 2);
+			g_assert_cmpuint(d[i].floor_target_kib, <=, live + d[i].floor_kib);
+			g_assert_cmpuint(d[i].ideal_kib, >=,
+					 MIN(d[i].floor_target_kib,
+					     MAX(vm->maximum_kib, d[i].min_kib)));
+			if (d[i].ideal_at_floor)
+				g_assert_cmpuint(d[i].ideal_kib, ==, d[i].floor_target_kib);
 			sum_new += d[i].target_kib;
 			sum_cur += cur;
 			sum_min += d[i].min_kib;
@@ -1436,6 +1606,7 @@ static void test_random_simulation(void)
 			s.vm[k].weight = g_test_rand_int_range(0, 10001);
 			s.vm[k].buffer_percent = g_test_rand_int_range(0, 100);
 			s.frozen[k] = g_test_rand_int_range(0, 10) == 0;
+			s.keeps_floor[k] = g_test_rand_bit();
 			if (g_test_rand_int_range(0, 10) == 0)
 				s.vm[k].stats = (DmemGuestStats) { 0 };
 		}
@@ -1492,6 +1663,10 @@ int main(int argc, char **argv)
 	g_test_add_func("/policy/hotadd-pool", test_hotadd_limited_by_pool);
 	g_test_add_func("/policy/hotadd-fill", test_hotadd_fill);
 	g_test_add_func("/policy/hotadd-fill-shared", test_hotadd_fill_shared);
+	g_test_add_func("/policy/floor/raises-ideal", test_floor_raises_ideal);
+	g_test_add_func("/policy/floor/small-guest", test_floor_small_guest);
+	g_test_add_func("/policy/floor/huge-guest", test_floor_huge_guest);
+	g_test_add_func("/policy/floor/garbage", test_floor_garbage);
 	g_test_add_func("/policy/explain", test_explain);
 	g_test_add_func("/policy/pool", test_pool_helper);
 	g_test_add_func("/policy/random/invariants", test_random_invariants);
