@@ -56,7 +56,7 @@ fi
 cp=/usr/local/share/dmem/checkpatch/scripts/checkpatch.pl
 if [ -x "$cp" ]; then
 	out=$("$cp" --strict --no-tree --terse --show-types -f \
-		"$TOP"/guest-driver/*.c "$TOP"/guest-driver/*.h "$TOP"/include/dmem_stats.h 2>&1 |
+		"$TOP"/guest-driver/*.c "$TOP"/guest-driver/*.h "$TOP"/include/dmem_stats.h "$TOP"/include/dmem_floor.h 2>&1 |
 		grep -v '^total: ' || true)
 	out=$(echo "$out" | grep -v '\.mod\.c' | grep . || true)
 	check "checkpatch --strict reports nothing for the driver sources" test -z "$out"
