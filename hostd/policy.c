@@ -514,7 +514,10 @@ static void flexible_status(const DmemVmInput *vm, DmemVmDecision *d)
 {
 	dmem_kib_t assigned = vm->assigned_kib;
 
-	if (assigned >= d->ideal_kib) {
+	/* Within DMEM_GROW_MIN_KIB of the ideal is on it: no smaller rise
+	 * is ever made. */
+	if (assigned >= d->ideal_kib ||
+	    d->ideal_kib - assigned < DMEM_GROW_MIN_KIB) {
 		d->status = DMEM_STATUS_OK;
 		set_reason(d, "has its ideal");
 	} else if (assigned >= d->demand_kib) {

@@ -50,6 +50,13 @@
 #define DMEM_GUEST_OVERHEAD_MAX_PERCENT		20
 /* Pressure never adds more than this share of total. */
 #define DMEM_PRESSURE_MAX_PERCENT		50
+/*
+ * Raising a target by less than this is not worth a balloon operation: the
+ * ideal moves a little with every sample (the floor target follows what the
+ * guest has in use), and chasing it would set the target every cycle. The
+ * mechanism applies a rise once it reaches this size (or with a hot-add).
+ */
+#define DMEM_GROW_MIN_KIB			(8 * DMEM_KIB_PER_MIB)
 /* A surplus smaller than this is not worth a balloon operation. */
 #define DMEM_SHRINK_MIN_KIB			(16 * DMEM_KIB_PER_MIB)
 /*

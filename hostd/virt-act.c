@@ -202,6 +202,10 @@ void dmem_virt_apply(DmemVirt *v, DmemVm *vm, dmem_kib_t dimm_size_kib,
 
 	/* Never above the live size, whatever was attached. */
 	target = MIN(d->target_kib, vm->live.memory_kib);
+	/* A small rise waits until it is worth it (DMEM_GROW_MIN_KIB). */
+	if (vm->target_known && !d->dimms && target > vm->target_kib &&
+	    target - vm->target_kib < DMEM_GROW_MIN_KIB)
+		return;
 	if (target != vm->target_kib || !vm->target_known || d->dimms) {
 		char why[DMEM_REASON_MAX];
 
