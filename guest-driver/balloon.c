@@ -47,16 +47,24 @@ static u32 dmem_page_to_pfn(struct page *page)
 	return page_to_pfn(page) * DMEM_PAGES_PER_PAGE;
 }
 
-/* Put the 4 KiB frames of @page at the end of @x. */
-static void dmem_add_page(struct dmem_balloon *b, struct dmem_xfer *x,
-			  struct page *page)
+/* Write the 4 KiB frames of @page to @dst. Return: entries written. */
+static unsigned int dmem_page_pfns(struct dmem_balloon *b, __virtio32 *dst,
+				   struct page *page)
 {
 	u32 pfn = dmem_page_to_pfn(page);
 	unsigned int i;
 
-	BUILD_BUG_ON(DMEM_BATCH_PFNS % DMEM_PAGES_PER_PAGE);
 	for (i = 0; i < DMEM_PAGES_PER_PAGE; i++)
-		x->pfns[x->nr++] = cpu_to_virtio32(b->vdev, pfn + i);
+		dst[i] = cpu_to_virtio32(b->vdev, pfn + i);
+	return DMEM_PAGES_PER_PAGE;
+}
+
+/* Put the 4 KiB frames of @page at the end of @x. */
+static void dmem_add_page(struct dmem_balloon *b, struct dmem_xfer *x,
+			  struct page *page)
+{
+	BUILD_BUG_ON(DMEM_BATCH_PFNS % DMEM_PAGES_PER_PAGE);
+	x->nr += dmem_page_pfns(b, x->pfns + x->nr, page);
 }
 
 /**
@@ -109,20 +117,13 @@ s64 dmem_towards_target(struct dmem_balloon *b)
 }
 
 /* Tell the host what the balloon holds: what it has acknowledged. */
-static void dmem_update_actual_locked(struct dmem_balloon *b)
+static void dmem_update_actual(struct dmem_balloon *b)
 {
 	u32 actual = b->nr_pages - b->inflight_pfns;
 
 	lockdep_assert_held(&b->xfer_lock);
 	virtio_cwrite_le(b->vdev, struct virtio_balloon_config, actual,
 			 &actual);
-}
-
-void dmem_update_actual(struct dmem_balloon *b)
-{
-	mutex_lock(&b->xfer_lock);
-	dmem_update_actual_locked(b);
-	mutex_unlock(&b->xfer_lock);
 }
 
 /* Wait for every transfer buffer in @xs[0..@n) to come back. */
@@ -134,7 +135,7 @@ static void dmem_drain(struct dmem_balloon *b, struct dmem_xfer *xs,
 	mutex_lock(&b->xfer_lock);
 	for (i = 0; i < n; i++)
 		dmem_xfer_wait(b, &xs[i]);
-	dmem_update_actual_locked(b);
+	dmem_update_actual(b);
 	mutex_unlock(&b->xfer_lock);
 }
 
@@ -241,7 +242,7 @@ static unsigned long dmem_inflate(struct dmem_balloon *b,
 		WRITE_ONCE(b->nr_pages, b->nr_pages + x->nr);
 		if (x->nr)
 			dmem_xfer_send(b, x);
-		dmem_update_actual_locked(b);
+		dmem_update_actual(b);
 		mutex_unlock(&b->xfer_lock);
 
 		done += x->nr;
@@ -302,7 +303,7 @@ static unsigned long dmem_deflate(struct dmem_balloon *b, struct dmem_xfer *xs,
 				dmem_xfer_wait(b, x);
 		}
 		WRITE_ONCE(b->nr_pages, b->nr_pages - x->nr);
-		dmem_update_actual_locked(b);
+		dmem_update_actual(b);
 		mutex_unlock(&b->xfer_lock);
 
 		dmem_free_pages(&pages);
@@ -335,7 +336,6 @@ static unsigned long dmem_deflate_deferred(struct dmem_balloon *b,
 	__virtio32 *log;
 	LIST_HEAD(pages);
 	LIST_HEAD(batch);
-	u32 pfn;
 
 	nr_pfns = min3(nr_pfns, DMEM_LOG_MAX_PFNS, READ_ONCE(b->nr_pages));
 	if (!nr_pfns)
@@ -354,16 +354,12 @@ static unsigned long dmem_deflate_deferred(struct dmem_balloon *b,
 		if (!balloon_page_list_dequeue(&b->bdev_info, &batch,
 					       want / DMEM_PAGES_PER_PAGE))
 			break;
-		list_for_each_entry(page, &batch, lru) {
-			for (pfn = dmem_page_to_pfn(page);
-			     pfn < dmem_page_to_pfn(page) + DMEM_PAGES_PER_PAGE;
-			     pfn++)
-				log[n++] = cpu_to_virtio32(b->vdev, pfn);
-		}
+		list_for_each_entry(page, &batch, lru)
+			n += dmem_page_pfns(b, log + n, page);
 		list_splice_init(&batch, &pages);
 	}
 	WRITE_ONCE(b->nr_pages, b->nr_pages - n);
-	dmem_update_actual_locked(b);
+	dmem_update_actual(b);
 	if (n) {
 		b->log = log;
 		b->log_nr = n;
@@ -377,7 +373,6 @@ static unsigned long dmem_deflate_deferred(struct dmem_balloon *b,
 	if (n)
 		dmem_queue_notify(b);
 	atomic_long_add(n, &b->cnt.deflated);
-	atomic_long_add(n, &b->cnt.deferred);
 	return n;
 }
 

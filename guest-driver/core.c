@@ -335,8 +335,7 @@ static void dmem_stop(struct dmem_balloon *b)
 	cancel_work_sync(&b->stats_work);
 	cancel_work_sync(&b->notify_work);
 
-	dmem_release_all(b);
-	dmem_update_actual(b);
+	dmem_release_all(b);	/* ends with "actual" at 0 */
 	WRITE_ONCE(b->running, false);
 
 	virtio_reset_device(b->vdev);

@@ -197,7 +197,6 @@ struct dmem_balloon {
 	struct {
 		atomic_long_t inflated;		/* 4 KiB pages, total */
 		atomic_long_t deflated;		/* 4 KiB pages, total */
-		atomic_long_t deferred;		/* 4 KiB pages deflated deferred */
 		atomic_long_t refused_requests;	/* resize runs cut short */
 		atomic_long_t alloc_failures;	/* page allocations failed */
 		atomic_long_t oom_events;	/* OOM notifications acted on */
@@ -220,7 +219,6 @@ void dmem_resize_work(struct work_struct *work);
 void dmem_balloon_init(struct dmem_balloon *b);
 unsigned long dmem_release_all(struct dmem_balloon *b);
 void dmem_notify_work(struct work_struct *work);
-void dmem_update_actual(struct dmem_balloon *b);
 s64 dmem_towards_target(struct dmem_balloon *b);
 unsigned long dmem_compute_floor(unsigned long guest_pages);
 int dmem_oom_notify(struct notifier_block *nb, unsigned long unused,
