@@ -157,6 +157,9 @@ vm_balloon_kib() {
 	vm_virsh dommemstat "$(vm_dom "$1")" | awk -v f="$2" '$1 == f {print $2}'
 }
 
+# near A B TOL: both numbers are set and |A - B| <= TOL.
+near() { [ -n "$1" ] && [ -n "$2" ] && [ $(( $1 > $2 ? $1 - $2 : $2 - $1 )) -le "$3" ]; }
+
 # vm_wait SECONDS CMD...: poll CMD every 0.2 s until it succeeds or time runs out.
 vm_wait() {
 	local deadline=$(($(date +%s) + $1)); shift

@@ -13,7 +13,6 @@ vm_start st
 dom=$(vm_dom st)
 
 stat() { vm_virsh dommemstat "$dom" | awk -v f="$1" '$1 == f {print $2}'; }
-near() { [ -n "$1" ] && [ -n "$2" ] && [ $(( $1 > $2 ? $1 - $2 : $2 - $1 )) -le "$3" ]; }
 
 # Stats arrive once the first period has passed.
 check "dommemstat reports guest statistics" vm_wait 20 test -n "$(stat usable)"

@@ -21,8 +21,6 @@ check "in-tree virtio_balloon is not loaded" \
 total0=$(vm_meminfo_kib smoke MemTotal)
 tap_diag "MemTotal at boot: $total0 KiB; balloon actual: $(vm_balloon_kib smoke actual) KiB"
 
-# near A B TOL: |A - B| <= TOL (all KiB)
-near() { [ -n "$1" ] && [ -n "$2" ] && [ $(( $1 > $2 ? $1 - $2 : $2 - $1 )) -le "$3" ]; }
 actual_is() { near "$(vm_balloon_kib smoke actual)" "$1" 1024; }
 memtotal_is() { near "$(vm_meminfo_kib smoke MemTotal)" "$1" 1024; }
 
