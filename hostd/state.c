@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * state.c - serialise the daemon's state to and from its GKeyFile form.
+ * state.c - serialise the daemon's state to and from its GKeyFile form, and
+ * publish it.
  */
-#include <errno.h>
-#include <glib/gstdio.h>
+#include <grp.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "error.h"
+#include "replace.h"
 #include "state.h"
 
 #define GROUP_DAEMON "dmemd"
@@ -35,6 +37,7 @@ void dmem_state_clear(DmemState *s)
 	g_free(s->version);
 	g_free(s->uri);
 	g_free(s->connection_error);
+	g_free(s->overcommit_reason);
 	if (s->vms)
 		g_ptr_array_unref(s->vms);
 	*s = (DmemState) { 0 };
@@ -48,66 +51,193 @@ DmemStateVm *dmem_state_add_vm(DmemState *s)
 	return vm;
 }
 
-static void set_str(GKeyFile *kf, const char *g, const char *k, const char *v)
+/*
+ * The state is written straight into a GString in the exact form
+ * g_key_file_to_data() would give (dmem_state_from_data() and other tools
+ * read it with GKeyFile): GKeyFile builds a hash table and a list node per
+ * key and copies every value twice, which for 1000 VMs took most of dmemd's
+ * cycle.
+ */
+
+/*
+ * Each put_*() writes one "key=value" line. The key is a literal: its "="
+ * and length are known at compile time (small appends are most of the cost).
+ */
+#define KEY(k) k "=", sizeof(k "=") - 1
+
+/*
+ * A string escaped as g_key_file_set_string() does: line breaks and
+ * backslashes always; blanks only at the start, where the parser would strip
+ * them. Like GKeyFile, a line break does not end the leading part.
+ */
+static void append_escaped(GString *out, const char *v)
 {
-	if (v)
-		g_key_file_set_string(kf, g, k, v);
+	const char *p = v;
+
+	for (;; p++) {
+		if (*p == ' ')
+			g_string_append_len(out, "\\s", 2);
+		else if (*p == '\t')
+			g_string_append_len(out, "\\t", 2);
+		else if (*p == '\n')
+			g_string_append_len(out, "\\n", 2);
+		else if (*p == '\r')
+			g_string_append_len(out, "\\r", 2);
+		else
+			break;
+	}
+	for (;;) {
+		gsize run = strcspn(p, "\n\r\\");
+
+		g_string_append_len(out, p, (gssize)run);
+		p += run;
+		switch (*p) {
+		case '\n':
+			g_string_append_len(out, "\\n", 2);
+			break;
+		case '\r':
+			g_string_append_len(out, "\\r", 2);
+			break;
+		case '\\':
+			g_string_append_len(out, "\\\\", 2);
+			break;
+		default:
+			return;
+		}
+		p++;
+	}
 }
 
-static void set_kib(GKeyFile *kf, const char *g, const char *k, dmem_kib_t v)
+/* Absent when NULL, as the reader expects of optional keys. */
+static void put_str(GString *out, const char *key, gsize key_len, const char *v)
 {
-	g_key_file_set_uint64(kf, g, k, v);
+	if (!v)
+		return;
+	g_string_append_len(out, key, (gssize)key_len);
+	append_escaped(out, v);
+	g_string_append_c(out, '\n');
 }
+
+/* A number and the line's end in one append: printf() would be the slow part. */
+static void put_number(GString *out, const char *key, gsize key_len,
+		       gboolean negative, guint64 v)
+{
+	char buf[24];
+	gsize i = sizeof(buf);
+
+	buf[--i] = '\n';
+	do {
+		buf[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (negative)
+		buf[--i] = '-';
+	g_string_append_len(out, key, (gssize)key_len);
+	g_string_append_len(out, buf + i, (gssize)(sizeof(buf) - i));
+}
+
+static void put_u64(GString *out, const char *key, gsize key_len, guint64 v)
+{
+	put_number(out, key, key_len, FALSE, v);
+}
+
+static void put_i64(GString *out, const char *key, gsize key_len, gint64 v)
+{
+	put_number(out, key, key_len, v < 0, v < 0 ? -(guint64)v : (guint64)v);
+}
+
+static void put_bool(GString *out, const char *key, gsize key_len, gboolean v)
+{
+	g_string_append_len(out, key, (gssize)key_len);
+	if (v)
+		g_string_append_len(out, "true\n", 5);
+	else
+		g_string_append_len(out, "false\n", 6);
+}
+
+static void put_group(GString *out, const char *name)
+{
+	/* GKeyFile separates groups by an empty line. */
+	if (out->len)
+		g_string_append_c(out, '\n');
+	g_string_append_c(out, '[');
+	g_string_append(out, name);
+	g_string_append(out, "]\n");
+}
+
+/* Enough for the fixed keys; the explain text is most of a VM's size. */
+#define DAEMON_BYTES_GUESS 1024
+#define VM_BYTES_GUESS 640
 
 char *dmem_state_to_data(const DmemState *s, gsize *len)
 {
-	g_autoptr(GKeyFile) kf = g_key_file_new();
-	const char *d = GROUP_DAEMON;
-
-	set_str(kf, d, "version", s->version);
-	g_key_file_set_int64(kf, d, "pid", s->pid);
-	g_key_file_set_int64(kf, d, "updated_us", s->updated_us);
-	g_key_file_set_uint64(kf, d, "interval_ms", s->interval_ms);
-	set_str(kf, d, "uri", s->uri);
-	g_key_file_set_boolean(kf, d, "connected", s->connected);
-	set_str(kf, d, "connection_error", s->connection_error);
-	if (s->disconnected_since_us > 0)
-		g_key_file_set_int64(kf, d, "disconnected_since_us",
-				     s->disconnected_since_us);
-	g_key_file_set_boolean(kf, d, "dry_run", s->dry_run);
-	set_kib(kf, d, "host_available_kib", s->host_available_kib);
-	set_kib(kf, d, "pool_kib", s->pool_kib);
-	set_kib(kf, d, "held_kib", s->held_kib);
-	set_kib(kf, d, "targets_kib", s->targets_kib);
-	g_key_file_set_boolean(kf, d, "contention", s->contention);
-	g_key_file_set_uint64(kf, d, "vms", s->vms->len);
+	gsize guess = DAEMON_BYTES_GUESS;
+	GString *out;
 
 	for (guint i = 0; i < s->vms->len; i++) {
 		const DmemStateVm *vm = s->vms->pdata[i];
-		g_autofree char *g = g_strdup_printf(GROUP_VM_PREFIX "%u", i);
 
-		set_str(kf, g, "name", vm->name);
-		set_str(kf, g, "uuid", vm->uuid);
-		set_str(kf, g, "state", vm->state);
-		set_str(kf, g, "status", vm->status);
-		set_str(kf, g, "reason", vm->reason);
-		g_key_file_set_boolean(kf, g, "managed", vm->managed);
-		set_kib(kf, g, "startup_kib", vm->startup_kib);
-		set_kib(kf, g, "minimum_kib", vm->minimum_kib);
-		set_kib(kf, g, "maximum_kib", vm->maximum_kib);
-		set_kib(kf, g, "assigned_kib", vm->assigned_kib);
-		set_kib(kf, g, "target_kib", vm->target_kib);
-		set_kib(kf, g, "live_kib", vm->live_kib);
-		set_kib(kf, g, "balloon_kib", vm->balloon_kib);
-		set_kib(kf, g, "hotadded_kib", vm->hotadded_kib);
-		g_key_file_set_uint64(kf, g, "dimms", vm->dimms);
-		if (vm->demand_known) {
-			set_kib(kf, g, "demand_kib", vm->demand_kib);
-			set_kib(kf, g, "ideal_kib", vm->ideal_kib);
-		}
-		set_str(kf, g, "explain", vm->explain);
+		guess += VM_BYTES_GUESS + (vm->explain ? strlen(vm->explain) * 9 / 8 : 0);
 	}
-	return g_key_file_to_data(kf, len, NULL);
+	out = g_string_sized_new(guess);
+
+	put_group(out, GROUP_DAEMON);
+	put_str(out, KEY("version"), s->version);
+	put_i64(out, KEY("pid"), s->pid);
+	put_i64(out, KEY("updated_us"), s->updated_us);
+	put_u64(out, KEY("interval_ms"), s->interval_ms);
+	put_str(out, KEY("uri"), s->uri);
+	put_bool(out, KEY("connected"), s->connected);
+	put_str(out, KEY("connection_error"), s->connection_error);
+	if (s->disconnected_since_us > 0)
+		put_i64(out, KEY("disconnected_since_us"), s->disconnected_since_us);
+	put_bool(out, KEY("dry_run"), s->dry_run);
+	put_u64(out, KEY("host_available_kib"), s->host_available_kib);
+	put_u64(out, KEY("pool_kib"), s->pool_kib);
+	put_u64(out, KEY("committed_kib"), s->committed_kib);
+	put_u64(out, KEY("free_kib"), s->free_kib);
+	put_u64(out, KEY("overcommit_kib"), s->overcommit_kib);
+	put_str(out, KEY("overcommit_reason"), s->overcommit_reason);
+	put_u64(out, KEY("minimums_kib"), s->minimums_kib);
+	put_u64(out, KEY("uncooperative_kib"), s->uncooperative_kib);
+	put_bool(out, KEY("contention"), s->contention);
+	put_i64(out, KEY("cycle_us"), s->cycle_us);
+	put_u64(out, KEY("vms"), s->vms->len);
+
+	for (guint i = 0; i < s->vms->len; i++) {
+		const DmemStateVm *vm = s->vms->pdata[i];
+		char group[sizeof(GROUP_VM_PREFIX) + 10];
+
+		g_snprintf(group, sizeof(group), GROUP_VM_PREFIX "%u", i);
+		put_group(out, group);
+		put_str(out, KEY("name"), vm->name);
+		put_str(out, KEY("uuid"), vm->uuid);
+		put_str(out, KEY("state"), vm->state);
+		put_str(out, KEY("status"), vm->status);
+		put_str(out, KEY("reason"), vm->reason);
+		put_bool(out, KEY("managed"), vm->managed);
+		put_u64(out, KEY("startup_kib"), vm->startup_kib);
+		put_u64(out, KEY("minimum_kib"), vm->minimum_kib);
+		put_u64(out, KEY("maximum_kib"), vm->maximum_kib);
+		put_u64(out, KEY("assigned_kib"), vm->assigned_kib);
+		put_u64(out, KEY("target_kib"), vm->target_kib);
+		put_u64(out, KEY("live_kib"), vm->live_kib);
+		put_u64(out, KEY("balloon_kib"), vm->balloon_kib);
+		put_u64(out, KEY("hotadded_kib"), vm->hotadded_kib);
+		put_u64(out, KEY("dimms"), vm->dimms);
+		put_u64(out, KEY("held_kib"), vm->held_kib);
+		put_u64(out, KEY("rss_kib"), vm->rss_kib);
+		put_u64(out, KEY("overhead_kib"), vm->overhead_kib);
+		put_i64(out, KEY("held_for_s"), vm->held_for_s);
+		if (vm->demand_known) {
+			put_u64(out, KEY("demand_kib"), vm->demand_kib);
+			put_u64(out, KEY("ideal_kib"), vm->ideal_kib);
+		}
+		put_str(out, KEY("explain"), vm->explain);
+	}
+	if (len)
+		*len = out->len;
+	return g_string_free(out, FALSE);
 }
 
 typedef struct {
@@ -204,9 +334,14 @@ gboolean dmem_state_from_data(DmemState *s, const char *data, gsize len,
 	new.dry_run = get_bool(&r, d, "dry_run");
 	new.host_available_kib = get_u64(&r, d, "host_available_kib");
 	new.pool_kib = get_u64(&r, d, "pool_kib");
-	new.held_kib = get_u64(&r, d, "held_kib");
-	new.targets_kib = get_u64(&r, d, "targets_kib");
+	new.committed_kib = get_u64(&r, d, "committed_kib");
+	new.free_kib = get_u64(&r, d, "free_kib");
+	new.overcommit_kib = get_u64(&r, d, "overcommit_kib");
+	new.overcommit_reason = get_str(&r, d, "overcommit_reason", FALSE);
+	new.minimums_kib = get_u64(&r, d, "minimums_kib");
+	new.uncooperative_kib = get_u64(&r, d, "uncooperative_kib");
 	new.contention = get_bool(&r, d, "contention");
+	new.cycle_us = (gint64)get_uint(&r, d, "cycle_us", G_MAXINT64);
 	nvms = get_u64(&r, d, "vms");
 
 	for (guint64 i = 0; r.ok && i < nvms; i++) {
@@ -236,6 +371,10 @@ gboolean dmem_state_from_data(DmemState *s, const char *data, gsize len,
 		vm->balloon_kib = get_u64(&r, g, "balloon_kib");
 		vm->hotadded_kib = get_u64(&r, g, "hotadded_kib");
 		vm->dimms = (guint)MIN(get_u64(&r, g, "dimms"), G_MAXUINT);
+		vm->held_kib = get_u64(&r, g, "held_kib");
+		vm->rss_kib = get_u64(&r, g, "rss_kib");
+		vm->overhead_kib = get_u64(&r, g, "overhead_kib");
+		vm->held_for_s = (gint64)get_uint(&r, g, "held_for_s", G_MAXINT64);
 		vm->demand_known = g_key_file_has_key(kf, g, "demand_kib", NULL);
 		if (vm->demand_known) {
 			vm->demand_kib = get_u64(&r, g, "demand_kib");
@@ -252,28 +391,59 @@ gboolean dmem_state_from_data(DmemState *s, const char *data, gsize len,
 	return TRUE;
 }
 
+/*
+ * Who may read the state: root, and the libvirt group, whose members manage
+ * the VMs anyway (the state names the VMs and tells their memory). Without
+ * that group, root only. An unprivileged dmemd (a test, a developer) that
+ * cannot give the file to the group keeps it to itself.
+ *
+ * Looked up once: the group comes with libvirt, which is there before dmemd
+ * starts, and a group lookup can be slow (NSS may ask a directory server).
+ */
+#define STATE_GROUP "libvirt"
+
+static gboolean in_group(gid_t gid)
+{
+	g_autofree gid_t *groups = NULL;
+	int n;
+
+	if (geteuid() == 0 || getegid() == gid)
+		return TRUE;
+	n = getgroups(0, NULL);
+	if (n <= 0)
+		return FALSE;
+	groups = g_new(gid_t, n);
+	n = getgroups(n, groups);
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return TRUE;
+	return FALSE;
+}
+
+static gid_t state_gid(void)
+{
+	static gsize once;
+	static gid_t gid;
+
+	if (g_once_init_enter(&once)) {
+		struct group *gr = getgrnam(STATE_GROUP);
+
+		gid = gr && in_group(gr->gr_gid) ? gr->gr_gid : DMEM_REPLACE_KEEP_GID;
+		g_once_init_leave(&once, 1);
+	}
+	return gid;
+}
+
 gboolean dmem_state_write(const DmemState *s, const char *path, GError **error)
 {
-	g_autofree char *dir = g_path_get_dirname(path);
+	gid_t gid = state_gid();
 	g_autofree char *data = NULL;
-	GError *local = NULL;
 	gsize len;
 
-	if (g_mkdir_with_parents(dir, 0755) < 0) {
-		int err = errno;
-
-		g_set_error(error, DMEM_ERROR, DMEM_ERROR_FAILED,
-			    "cannot create %s: %s", dir, g_strerror(err));
-		return FALSE;
-	}
 	data = dmem_state_to_data(s, &len);
-	if (!g_file_set_contents_full(path, data, len,
-				      G_FILE_SET_CONTENTS_CONSISTENT, 0644, &local)) {
-		g_set_error(error, DMEM_ERROR, DMEM_ERROR_FAILED, "%s", local->message);
-		g_error_free(local);
-		return FALSE;
-	}
-	return TRUE;
+	return dmem_file_replace(path, data, len,
+				 gid == DMEM_REPLACE_KEEP_GID ? 0600 : 0640,
+				 gid, TRUE, error);
 }
 
 gboolean dmem_state_read(DmemState *s, const char *path, GError **error)

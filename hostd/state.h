@@ -31,6 +31,17 @@ typedef struct {
 	guint dimms;
 	gboolean demand_known;
 	dmem_kib_t demand_kib, ideal_kib;
+	/*
+	 * What the VM holds on the host: at least max(target, assigned), and
+	 * no less than its QEMU process's resident memory (rss_kib) minus the
+	 * learned QEMU overhead (overhead_kib). The pool is shared on this.
+	 */
+	dmem_kib_t held_kib;
+	dmem_kib_t rss_kib;
+	dmem_kib_t overhead_kib;
+	/* Uncooperative (no driver, stale stats, stuck balloon or libvirt
+	 * call): since how many seconds; 0: cooperative. */
+	gint64 held_for_s;
 } DmemStateVm;
 
 typedef struct {
@@ -44,10 +55,15 @@ typedef struct {
 	gint64 disconnected_since_us;	/* wall clock; 0: connected or unknown */
 	gboolean dry_run;
 	dmem_kib_t host_available_kib;
-	dmem_kib_t pool_kib;
-	dmem_kib_t held_kib;
-	dmem_kib_t targets_kib;
-	gboolean contention;
+	dmem_kib_t pool_kib;		/* what managed VMs may hold together */
+	dmem_kib_t committed_kib;	/* sum of managed VMs' held_kib */
+	dmem_kib_t free_kib;		/* pool - committed, or 0 */
+	dmem_kib_t overcommit_kib;	/* committed - pool, or 0 */
+	char *overcommit_reason;	/* which VMs cause it, and why; NULL */
+	dmem_kib_t minimums_kib;	/* sum of managed VMs' minimums */
+	dmem_kib_t uncooperative_kib;	/* held by uncooperative VMs */
+	gboolean contention;		/* some VM waits for others' memory */
+	gint64 cycle_us;		/* how long the last cycle took */
 	GPtrArray *vms;		/* DmemStateVm *, sorted by name */
 } DmemState;
 
@@ -59,7 +75,11 @@ char *dmem_state_to_data(const DmemState *s, gsize *len);
 gboolean dmem_state_from_data(DmemState *s, const char *data, gsize len,
 			      const char *name, GError **error);
 
-/* Write atomically (temp file + rename), mode 0644, creating the directory. */
+/*
+ * Write atomically (temporary file + rename, no fsync), creating the
+ * directory (0755) if needed. Mode 0640, group libvirt when that group
+ * exists; otherwise 0600: root only.
+ */
 gboolean dmem_state_write(const DmemState *s, const char *path, GError **error);
 gboolean dmem_state_read(DmemState *s, const char *path, GError **error);
 

@@ -163,9 +163,14 @@ char *dmem_status_json(const DmemState *s, const char *stale_reason)
 		json_str(out, "stale_reason", stale_reason, &f);
 		json_u64(out, "host_available_kib", s->host_available_kib, &f);
 		json_u64(out, "pool_kib", s->pool_kib, &f);
-		json_u64(out, "held_kib", s->held_kib, &f);
-		json_u64(out, "targets_kib", s->targets_kib, &f);
+		json_u64(out, "committed_kib", s->committed_kib, &f);
+		json_u64(out, "free_kib", s->free_kib, &f);
+		json_u64(out, "overcommit_kib", s->overcommit_kib, &f);
+		json_str(out, "overcommit_reason", s->overcommit_reason, &f);
+		json_u64(out, "minimums_kib", s->minimums_kib, &f);
+		json_u64(out, "uncooperative_kib", s->uncooperative_kib, &f);
 		json_bool(out, "contention", s->contention, &f);
+		json_u64(out, "cycle_us", (guint64)MAX(s->cycle_us, 0), &f);
 		g_string_append_c(out, '}');
 	}
 	json_key(out, "vms", &first);
@@ -192,6 +197,10 @@ char *dmem_status_json(const DmemState *s, const char *stale_reason)
 		json_u64(out, "balloon_kib", vm->balloon_kib, &f);
 		json_u64(out, "hotadded_kib", vm->hotadded_kib, &f);
 		json_u64(out, "dimms", vm->dimms, &f);
+		json_u64(out, "held_kib", vm->held_kib, &f);
+		json_u64(out, "rss_kib", vm->rss_kib, &f);
+		json_u64(out, "overhead_kib", vm->overhead_kib, &f);
+		json_u64(out, "held_for_s", (guint64)MAX(vm->held_for_s, 0), &f);
 		if (vm->demand_known) {
 			json_u64(out, "demand_kib", vm->demand_kib, &f);
 			json_u64(out, "ideal_kib", vm->ideal_kib, &f);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* test-state.c - unit tests for state.c and status.c */
+#include <grp.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -24,6 +26,11 @@ static void fill(DmemState *s)
 	s->connected = TRUE;
 	s->pool_kib = MiB(8192);
 	s->host_available_kib = MiB(9000);
+	s->committed_kib = MiB(1100);
+	s->free_kib = MiB(7092);
+	s->minimums_kib = MiB(768);
+	s->uncooperative_kib = MiB(0);
+	s->cycle_us = 1234;
 
 	vm = dmem_state_add_vm(s);
 	vm->name = g_strdup("web \"1\"");
@@ -45,6 +52,10 @@ static void fill(DmemState *s)
 	vm->demand_known = TRUE;
 	vm->demand_kib = MiB(700);
 	vm->ideal_kib = MiB(840);
+	vm->held_kib = MiB(1100);
+	vm->rss_kib = MiB(1180);
+	vm->overhead_kib = MiB(80);
+	vm->held_for_s = 0;
 
 	vm = dmem_state_add_vm(s);
 	vm->name = g_strdup("db");
@@ -77,6 +88,14 @@ static void test_roundtrip(void)
 	g_assert_null(b.connection_error);
 	g_assert_cmpint(b.disconnected_since_us, ==, 0);
 	g_assert_cmpuint(b.pool_kib, ==, MiB(8192));
+	g_assert_cmpuint(b.committed_kib, ==, MiB(1100));
+	g_assert_cmpuint(b.free_kib, ==, MiB(7092));
+	g_assert_cmpuint(b.overcommit_kib, ==, 0);
+	g_assert_null(b.overcommit_reason);
+	g_assert_cmpuint(b.minimums_kib, ==, MiB(768));
+	g_assert_cmpuint(b.uncooperative_kib, ==, 0);
+	g_assert_false(b.contention);
+	g_assert_cmpint(b.cycle_us, ==, 1234);
 	g_assert_cmpuint(b.vms->len, ==, 2);
 	x = a.vms->pdata[0];
 	y = b.vms->pdata[0];
@@ -88,6 +107,10 @@ static void test_roundtrip(void)
 	g_assert_cmpuint(y->dimms, ==, 2);
 	g_assert_true(y->demand_known);
 	g_assert_cmpuint(y->ideal_kib, ==, MiB(840));
+	g_assert_cmpuint(y->held_kib, ==, MiB(1100));
+	g_assert_cmpuint(y->rss_kib, ==, MiB(1180));
+	g_assert_cmpuint(y->overhead_kib, ==, MiB(80));
+	g_assert_cmpint(y->held_for_s, ==, 0);
 	y = b.vms->pdata[1];
 	g_assert_false(y->demand_known);
 	g_assert_null(y->uuid);
@@ -96,28 +119,194 @@ static void test_roundtrip(void)
 	dmem_state_clear(&b);
 }
 
+/* Overcommit, contention and an uncooperative VM survive the trip too. */
+static void test_roundtrip_overcommit(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *data = NULL;
+	DmemStateVm *vm;
+	DmemState a, b;
+	gsize len;
+
+	fill(&a);
+	a.committed_kib = MiB(9000);
+	a.free_kib = 0;
+	a.overcommit_kib = MiB(808);
+	a.overcommit_reason = g_strdup("web \"1\" holds 1100 MiB (resident)\n  db: 2 GiB");
+	a.uncooperative_kib = MiB(1100);
+	a.contention = TRUE;
+	vm = a.vms->pdata[0];
+	vm->held_for_s = 421;
+	data = dmem_state_to_data(&a, &len);
+	g_assert_cmpuint(len, ==, strlen(data));
+	dmem_state_init(&b);
+	g_assert_true(dmem_state_from_data(&b, data, len, "state", &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(b.committed_kib, ==, MiB(9000));
+	g_assert_cmpuint(b.free_kib, ==, 0);
+	g_assert_cmpuint(b.overcommit_kib, ==, MiB(808));
+	g_assert_cmpstr(b.overcommit_reason, ==, a.overcommit_reason);
+	g_assert_cmpuint(b.uncooperative_kib, ==, MiB(1100));
+	g_assert_true(b.contention);
+	vm = b.vms->pdata[0];
+	g_assert_cmpint(vm->held_for_s, ==, 421);
+	dmem_state_clear(&a);
+	dmem_state_clear(&b);
+}
+
+/* Strings that need GKeyFile's escapes, or look like they might. */
+static const char *const tricky[] = {
+	"", " ", "  two leading blanks", "\ttab first", " \t mixed lead",
+	"\n  blanks after a leading line break", "trailing blank ",
+	"trailing tab\t", "mid  blanks\tand tab", "back\\slash", "\\",
+	"ends in a backslash\\", "\\n is not a line break", "\\s\\t\\r",
+	"crlf\r\nline", "\r", "multi\nline\n  indented\n\ttabbed\n",
+	"caf\xc3\xa9 \xe2\x82\xac \xe6\x97\xa5\xe6\x9c\xac", "[not a group]",
+	"# not a comment", "key=value", "list;sep,arated", "ctl\x01\x7f",
+	" \\ ", "=", "\"quoted\"",
+};
+
+/* Each string is escaped byte for byte as g_key_file_set_string() does it. */
+static void test_escape_like_gkeyfile(void)
+{
+	for (gsize i = 0; i < G_N_ELEMENTS(tricky); i++) {
+		g_autoptr(GKeyFile) ref = g_key_file_new();
+		g_autoptr(GKeyFile) ours = g_key_file_new();
+		g_autoptr(GError) error = NULL;
+		g_autofree char *data = NULL;
+		g_autofree char *want = NULL;
+		g_autofree char *got = NULL;
+		g_autofree char *back = NULL;
+		DmemState s;
+		DmemStateVm *vm;
+		gsize len;
+
+		fill(&s);
+		vm = s.vms->pdata[0];
+		g_free(vm->explain);
+		vm->explain = g_strdup(tricky[i]);
+		data = dmem_state_to_data(&s, &len);
+
+		g_key_file_set_string(ref, "g", "k", tricky[i]);
+		want = g_key_file_get_value(ref, "g", "k", NULL);
+		g_assert_true(g_key_file_load_from_data(ours, data, len, G_KEY_FILE_NONE,
+							&error));
+		got = g_key_file_get_value(ours, "vm 0", "explain", &error);
+		g_assert_no_error(error);
+		g_assert_cmpstr(got, ==, want);
+		back = g_key_file_get_string(ours, "vm 0", "explain", &error);
+		g_assert_no_error(error);
+		g_assert_cmpstr(back, ==, tricky[i]);
+		dmem_state_clear(&s);
+	}
+}
+
+/*
+ * Every tricky string in every string field reads back as it was written,
+ * and the whole text is laid out as g_key_file_to_data() lays it out.
+ */
+static void test_roundtrip_strings(void)
+{
+	for (gsize i = 0; i < G_N_ELEMENTS(tricky); i++) {
+		g_autoptr(GKeyFile) kf = g_key_file_new();
+		g_autoptr(GKeyFile) copy = g_key_file_new();
+		g_autoptr(GError) error = NULL;
+		g_autofree char *data = NULL;
+		g_autofree char *again = NULL;
+		g_auto(GStrv) groups = NULL;
+		const DmemStateVm *y;
+		DmemStateVm *vm;
+		DmemState a, b;
+		gsize len;
+
+		fill(&a);
+		vm = a.vms->pdata[0];
+		g_free(vm->name);
+		g_free(vm->reason);
+		g_free(vm->explain);
+		g_free(a.uri);
+		vm->name = g_strdup(tricky[i]);
+		vm->reason = g_strdup(tricky[i]);
+		vm->explain = g_strdup(tricky[i]);
+		a.uri = g_strdup(tricky[i]);
+		a.overcommit_reason = g_strdup(tricky[i]);
+		data = dmem_state_to_data(&a, &len);
+
+		dmem_state_init(&b);
+		g_assert_true(dmem_state_from_data(&b, data, len, "state", &error));
+		g_assert_no_error(error);
+		y = b.vms->pdata[0];
+		g_assert_cmpstr(y->name, ==, tricky[i]);
+		g_assert_cmpstr(y->reason, ==, tricky[i]);
+		g_assert_cmpstr(y->explain, ==, tricky[i]);
+		g_assert_cmpstr(b.uri, ==, tricky[i]);
+		g_assert_cmpstr(b.overcommit_reason, ==, tricky[i]);
+
+		/* GKeyFile writes the same text from the same values. */
+		g_assert_true(g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE,
+							NULL));
+		groups = g_key_file_get_groups(kf, NULL);
+		for (char **g = groups; *g; g++) {
+			g_auto(GStrv) keys = g_key_file_get_keys(kf, *g, NULL, NULL);
+
+			for (char **k = keys; *k; k++) {
+				g_autofree char *v = g_key_file_get_value(kf, *g, *k, NULL);
+
+				g_key_file_set_value(copy, *g, *k, v);
+			}
+		}
+		again = g_key_file_to_data(copy, NULL, NULL);
+		g_assert_cmpstr(again, ==, data);
+		dmem_state_clear(&a);
+		dmem_state_clear(&b);
+	}
+}
+
+/* A valid [dmemd] group from "connected" on, for the cases below. */
+#define DAEMON_TAIL \
+	"dry_run=false\nhost_available_kib=0\npool_kib=0\ncommitted_kib=0\n" \
+	"free_kib=0\novercommit_kib=0\nminimums_kib=0\nuncooperative_kib=0\n" \
+	"contention=false\ncycle_us=0\n"
+#define DAEMON_HEAD "[dmemd]\nversion=1\npid=1\nupdated_us=1\ninterval_ms=1\nuri=u\n"
+#define VM_0 \
+	"[vm 0]\nname=a\nstate=running\nstatus=OK\nmanaged=true\n" \
+	"startup_kib=1\nminimum_kib=1\nmaximum_kib=1\nassigned_kib=1\n" \
+	"target_kib=1\nlive_kib=1\nballoon_kib=0\nhotadded_kib=0\ndimms=0\n"
+
 static void test_bad_data(void)
 {
 	static const char *const bad[] = {
 		"garbage",
 		"[dmemd]\nversion=1\n",
 		"[dmemd]\nversion=1\npid=x\nupdated_us=1\ninterval_ms=1\nuri=u\n"
-		"connected=true\ndry_run=false\nhost_available_kib=0\npool_kib=0\n"
-		"held_kib=0\ntargets_kib=0\ncontention=false\nvms=0\n",
-		"[dmemd]\nversion=1\npid=1\nupdated_us=1\ninterval_ms=1\nuri=u\n"
-		"connected=yes\ndry_run=false\nhost_available_kib=0\npool_kib=0\n"
-		"held_kib=0\ntargets_kib=0\ncontention=false\nvms=0\n",
-		"[dmemd]\nversion=1\npid=1\nupdated_us=1\ninterval_ms=1\nuri=u\n"
-		"connected=true\ndry_run=false\nhost_available_kib=0\npool_kib=0\n"
-		"held_kib=0\ntargets_kib=0\ncontention=false\nvms=1\n",
+		"connected=true\n" DAEMON_TAIL "vms=0\n",
+		DAEMON_HEAD "connected=yes\n" DAEMON_TAIL "vms=0\n",
+		DAEMON_HEAD "connected=true\n" DAEMON_TAIL "vms=1\n",
 		/* No negative pid or time. */
 		"[dmemd]\nversion=1\npid=-1\nupdated_us=1\ninterval_ms=1\nuri=u\n"
-		"connected=true\ndry_run=false\nhost_available_kib=0\npool_kib=0\n"
-		"held_kib=0\ntargets_kib=0\ncontention=false\nvms=0\n",
+		"connected=true\n" DAEMON_TAIL "vms=0\n",
 		"[dmemd]\nversion=1\npid=1\nupdated_us=-5\ninterval_ms=1\nuri=u\n"
-		"connected=true\ndry_run=false\nhost_available_kib=0\npool_kib=0\n"
-		"held_kib=0\ntargets_kib=0\ncontention=false\nvms=0\n",
+		"connected=true\n" DAEMON_TAIL "vms=0\n",
+		/* The old totals are not the new ones. */
+		DAEMON_HEAD "connected=true\ndry_run=false\nhost_available_kib=0\n"
+		"pool_kib=0\nheld_kib=0\ntargets_kib=0\ncontention=false\nvms=0\n",
+		/* A VM without what a VM has: held, resident, overhead. */
+		DAEMON_HEAD "connected=true\n" DAEMON_TAIL "vms=1\n\n" VM_0,
+		DAEMON_HEAD "connected=true\n" DAEMON_TAIL "vms=1\n\n" VM_0
+		"held_kib=1\nrss_kib=1\noverhead_kib=1\nheld_for_s=-1\n",
 	};
+	static const char good[] =
+		DAEMON_HEAD "connected=true\n" DAEMON_TAIL "vms=1\n\n" VM_0
+		"held_kib=1\nrss_kib=1\noverhead_kib=1\nheld_for_s=0\n";
+	g_autoptr(GError) err = NULL;
+	DmemState ok;
+
+	/* The cases are one mistake away from a valid state. */
+	dmem_state_init(&ok);
+	g_assert_true(dmem_state_from_data(&ok, good, strlen(good), "state", &err));
+	g_assert_no_error(err);
+	g_assert_cmpuint(ok.vms->len, ==, 1);
+	dmem_state_clear(&ok);
 
 	for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
 		g_autoptr(GError) error = NULL;
@@ -133,20 +322,60 @@ static void test_bad_data(void)
 	}
 }
 
+/* Nothing but @name in @dir: no temporary file left behind. */
+static void assert_only_file(const char *dir, const char *name)
+{
+	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+	const char *entry;
+	guint n = 0;
+
+	g_assert_nonnull(d);
+	while ((entry = g_dir_read_name(d))) {
+		g_assert_cmpstr(entry, ==, name);
+		n++;
+	}
+	g_assert_cmpuint(n, ==, 1);
+}
+
 static void test_file(void)
 {
 	g_autoptr(GError) error = NULL;
 	g_autofree char *dir = g_dir_make_tmp("dmem-test-state.XXXXXX", NULL);
 	g_autofree char *path = g_build_filename(dir, "sub", "state", NULL);
 	g_autofree char *sub = g_path_get_dirname(path);
+	struct group *libvirt = getgrnam("libvirt");
 	DmemState a, b;
 	GStatBuf st;
+	ino_t first;
 
 	fill(&a);
 	g_assert_true(dmem_state_write(&a, path, &error));
 	g_assert_no_error(error);
+	/* The missing directory was created, readable by all. */
+	g_assert_cmpint(g_stat(sub, &st), ==, 0);
+	g_assert_cmpint(st.st_mode & 0777, ==, 0755);
 	g_assert_cmpint(g_stat(path, &st), ==, 0);
-	g_assert_cmpint(st.st_mode & 0777, ==, 0644);
+	/* root and group libvirt, or root alone; never the world. */
+	g_test_message("mode %o gid %u", st.st_mode & 0777, (unsigned int)st.st_gid);
+	if (!libvirt) {
+		g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+	} else if (geteuid() == 0) {
+		g_assert_cmpint(st.st_mode & 0777, ==, 0640);
+		g_assert_cmpint(st.st_gid, ==, libvirt->gr_gid);
+	} else {
+		/* Unprivileged: the group only if we may give the file to it. */
+		g_assert_true((st.st_mode & 0777) == 0600 ||
+			      ((st.st_mode & 0777) == 0640 && st.st_gid == libvirt->gr_gid));
+	}
+	first = st.st_ino;
+	assert_only_file(sub, "state");
+
+	/* Replaced, not rewritten in place: a reader keeps a whole old copy. */
+	g_assert_true(dmem_state_write(&a, path, &error));
+	g_assert_cmpint(g_stat(path, &st), ==, 0);
+	g_assert_cmpuint(st.st_ino, !=, first);
+	assert_only_file(sub, "state");
+
 	dmem_state_init(&b);
 	g_assert_true(dmem_state_read(&b, path, &error));
 	g_assert_cmpuint(b.vms->len, ==, 2);
@@ -158,8 +387,15 @@ static void test_file(void)
 	/* Any other failure is not "not found". */
 	g_assert_false(dmem_state_read(&b, sub, &error));
 	g_assert_error(error, DMEM_ERROR, DMEM_ERROR_FAILED);
-	g_rmdir(sub);
-	g_rmdir(dir);
+	g_clear_error(&error);
+
+	/* A path that cannot be written: an error naming it, nothing left. */
+	g_assert_false(dmem_state_write(&a, sub, &error));
+	g_test_message("%s", error->message);
+	g_assert_error(error, DMEM_ERROR, DMEM_ERROR_FAILED);
+	g_assert_nonnull(strstr(error->message, sub));
+	g_assert_cmpint(g_rmdir(sub), ==, 0);
+	g_assert_cmpint(g_rmdir(dir), ==, 0);
 	dmem_state_clear(&a);
 	dmem_state_clear(&b);
 }
@@ -201,15 +437,31 @@ static void test_json(void)
 
 	fill(&s);
 	j = dmem_status_json(&s, NULL);
+	g_test_message("%s", j);
 	g_assert_nonnull(strstr(j, "\"name\":\"web \\\"1\\\"\""));
 	g_assert_nonnull(strstr(j, "\"assigned_kib\":1048576"));
 	g_assert_nonnull(strstr(j, "\"stale\":false"));
 	g_assert_nonnull(strstr(j, "\"demand_kib\":null"));
 	g_assert_nonnull(strstr(j, "\"disconnected_since_us\":null"));
 	g_assert_null(strstr(j, "\"explain\""));
+	/* Host: what VMs hold against the pool; no more "targets". */
+	g_assert_nonnull(strstr(j, "\"pool_kib\":8388608,\"committed_kib\":1126400,"
+				"\"free_kib\":7262208,\"overcommit_kib\":0,"
+				"\"overcommit_reason\":null,\"minimums_kib\":786432,"
+				"\"uncooperative_kib\":0,\"contention\":false,"
+				"\"cycle_us\":1234}"));
+	g_assert_null(strstr(j, "targets_kib"));
+	/* Per VM: held, and what it is made of. */
+	g_assert_nonnull(strstr(j, "\"dimms\":2,\"held_kib\":1126400,\"rss_kib\":1208320,"
+				"\"overhead_kib\":81920,\"held_for_s\":0,"));
 	g_free(j);
 	j = dmem_status_json(&s, "gone");
 	g_assert_nonnull(strstr(j, "\"stale\":true,\"stale_reason\":\"gone\""));
+	g_free(j);
+	s.overcommit_kib = 1;
+	s.overcommit_reason = g_strdup("a \"b\"");
+	j = dmem_status_json(&s, NULL);
+	g_assert_nonnull(strstr(j, "\"overcommit_kib\":1,\"overcommit_reason\":\"a \\\"b\\\"\","));
 	dmem_state_clear(&s);
 }
 
@@ -289,6 +541,9 @@ int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/state/roundtrip", test_roundtrip);
+	g_test_add_func("/state/roundtrip-overcommit", test_roundtrip_overcommit);
+	g_test_add_func("/state/escape-like-gkeyfile", test_escape_like_gkeyfile);
+	g_test_add_func("/state/roundtrip-strings", test_roundtrip_strings);
 	g_test_add_func("/state/bad-data", test_bad_data);
 	g_test_add_func("/state/file", test_file);
 	g_test_add_func("/status/table", test_table);
