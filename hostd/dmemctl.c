@@ -47,7 +47,8 @@ static const char usage_text[] =
 	"  dmemctl --version\n"
 	"\n"
 	"Commands:\n"
-	"  status    one row per VM: memory, demand, ideal, status and why\n"
+	"  status    the host's pool, then one row per VM: memory, what it holds,\n"
+	"            demand, ideal, status and why\n"
 	"  set       change a VM's dmem settings (its libvirt metadata)\n"
 	"  explain   why a VM has the memory it has\n"
 	"\n"
@@ -393,6 +394,9 @@ static int cmd_status(const GlobalOptions *opts, int argc, char **argv)
 	}
 	if (st.dry_run)
 		printf("dmemd runs with --dry-run: it changes no VM\n");
+	text = dmem_status_host(&st);
+	fputs(text, stdout);
+	g_clear_pointer(&text, g_free);
 	if (st.vms->len == 0) {
 		printf("no VMs on %s\n", st.uri);
 		goto out;

@@ -12,13 +12,13 @@
 #define STALE_MIN_S 5
 
 enum {
-	COL_NAME, COL_STATE, COL_STARTUP, COL_MAXIMUM, COL_ASSIGNED, COL_DEMAND,
-	COL_IDEAL, COL_BALLOON, COL_HOTADDED, COL_STATUS, COL_N
+	COL_NAME, COL_STATE, COL_STARTUP, COL_MAXIMUM, COL_ASSIGNED, COL_HELD,
+	COL_DEMAND, COL_IDEAL, COL_BALLOON, COL_HOTADDED, COL_STATUS, COL_N
 };
 
 static const char *const headers[COL_N] = {
-	"NAME", "STATE", "STARTUP", "MAXIMUM", "ASSIGNED", "DEMAND", "IDEAL",
-	"BALLOON", "HOT-ADDED", "STATUS",
+	"NAME", "STATE", "STARTUP", "MAXIMUM", "ASSIGNED", "HELD", "DEMAND",
+	"IDEAL", "BALLOON", "HOT-ADDED", "STATUS",
 };
 
 static gboolean right_aligned(int col)
@@ -51,6 +51,7 @@ char *dmem_status_table(const DmemState *s)
 		row[COL_STARTUP] = size_or_dash(vm->startup_kib, vm->startup_kib);
 		row[COL_MAXIMUM] = size_or_dash(vm->maximum_kib, vm->maximum_kib);
 		row[COL_ASSIGNED] = size_or_dash(vm->live_kib, vm->assigned_kib);
+		row[COL_HELD] = size_or_dash(vm->live_kib, vm->held_kib);
 		row[COL_DEMAND] = size_or_dash(vm->demand_known, vm->demand_kib);
 		row[COL_IDEAL] = size_or_dash(vm->demand_known, vm->ideal_kib);
 		row[COL_BALLOON] = size_or_dash(vm->live_kib, vm->balloon_kib);
@@ -83,6 +84,44 @@ char *dmem_status_table(const DmemState *s)
 	}
 	for (gsize i = 0; i < (gsize)(n + 1) * COL_N; i++)
 		g_free(cells[i]);
+	return g_string_free(out, FALSE);
+}
+
+/* Host totals are GiB-sized: "6.0 GiB"; below 1 GiB "512 MiB"; 0 is "0". */
+static char *host_size(dmem_kib_t kib)
+{
+	const dmem_kib_t gib = 1024 * 1024;
+
+	if (kib == 0)
+		return g_strdup("0");
+	if (kib < gib)
+		return dmem_size_format(kib);
+	/* Tenths of GiB, rounded, without floating point. */
+	kib = (kib * 10 + gib / 2) / gib;
+	return g_strdup_printf("%" G_GUINT64_FORMAT ".%u GiB", kib / 10,
+			       (unsigned int)(kib % 10));
+}
+
+char *dmem_status_host(const DmemState *s)
+{
+	g_autofree char *pool = host_size(s->pool_kib);
+	g_autofree char *committed = host_size(s->committed_kib);
+	g_autofree char *free_ = host_size(s->free_kib);
+	g_autofree char *over = host_size(s->overcommit_kib);
+	GString *out = g_string_new(NULL);
+
+	g_string_append_printf(out, "pool %s, committed %s, free %s, overcommit %s",
+			       pool, committed, free_, over);
+	if (s->uncooperative_kib) {
+		g_autofree char *unco = host_size(s->uncooperative_kib);
+
+		g_string_append_printf(out, " (%s held by uncooperative VMs)", unco);
+	}
+	g_string_append_c(out, '\n');
+	if (s->overcommit_kib)
+		g_string_append_printf(out, "overcommit: %s\n",
+				       s->overcommit_reason ? s->overcommit_reason :
+							      "no reason given");
 	return g_string_free(out, FALSE);
 }
 

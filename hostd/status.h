@@ -12,6 +12,13 @@
 /* One aligned row per VM, sizes in human units, and a header line. */
 char *dmem_status_table(const DmemState *s);
 
+/*
+ * The host line: "pool 6.0 GiB, committed 4.2 GiB, free 1.8 GiB,
+ * overcommit 0", and while VMs hold more than the pool, a second line that
+ * says which ones and why.
+ */
+char *dmem_status_host(const DmemState *s);
+
 /* The whole state as one JSON object; sizes in KiB. */
 char *dmem_status_json(const DmemState *s, const char *stale_reason);
 

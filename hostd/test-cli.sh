@@ -71,7 +71,7 @@ printf '[daemon]\ninterval_ms=5\n' >"$T/bad-range.conf"
 printf '[nonsense]\n' >"$T/bad-group.conf"
 printf 'not a key file\n' >"$T/malformed.conf"
 
-echo "1..52"
+echo "1..54"
 
 # ---- dmemd ----------------------------------------------------------------
 expect "dmemd --version" 0 out "dmemd $VERSION" -- "$DMEMD" --version
@@ -123,15 +123,19 @@ if grep -qF "dry run" "$T/daemon.err"; then ok "dmemd reports --dry-run"; else
 i=0
 while [ ! -s "$T/run/state" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 expect "dmemctl status shows the test domain as NoDriver" 0 out \
-	"test  running  2048 MiB  8192 MiB  2048 MiB       -      -  6144 MiB      0 MiB  NoDriver" -- \
+	"test  running  2048 MiB  8192 MiB  2048 MiB  2048 MiB       -      -  6144 MiB      0 MiB  NoDriver" -- \
 	"$DMEMCTL" --config "$T/live.conf" status
 expect "dmemctl status has a header with every column" 0 out \
-	"  ASSIGNED  DEMAND  IDEAL   BALLOON  HOT-ADDED  STATUS    REASON" -- \
+	"  ASSIGNED      HELD  DEMAND  IDEAL   BALLOON  HOT-ADDED  STATUS    REASON" -- \
 	"$DMEMCTL" --config "$T/live.conf" status
+expect "dmemctl status shows the pool and what VMs hold of it" 0 out \
+	", committed " -- "$DMEMCTL" --config "$T/live.conf" status
 expect "dmemctl status says the daemon runs with --dry-run" 0 out "dry-run" -- \
 	"$DMEMCTL" --config "$T/live.conf" status
 expect "dmemctl status --json" 0 out '"connected":true' -- \
 	"$DMEMCTL" --config "$T/live.conf" status --json
+expect "dmemctl status --json has what the test domain holds" 0 out \
+	'"held_kib":2097152' -- "$DMEMCTL" --config "$T/live.conf" status --json
 expect "dmemctl explain test" 0 out "test: NoDriver" -- \
 	"$DMEMCTL" --config "$T/live.conf" explain test
 expect "dmemctl explain of an unknown VM" 1 err "no VM named 'nosuch'" -- \
@@ -202,8 +206,8 @@ expect "status --bogus" 2 err "Unknown option --bogus" -- "$DMEMCTL" status --bo
 expect "explain without a VM" 2 err "which VM?" -- "$DMEMCTL" explain
 expect "explain with two VMs" 2 err "unexpected argument" -- "$DMEMCTL" explain a b
 
-if [ "$n" -ne 52 ]; then
-	echo "# plan mismatch: ran $n tests, planned 52"
+if [ "$n" -ne 54 ]; then
+	echo "# plan mismatch: ran $n tests, planned 54"
 	failed=$((failed + 1))
 fi
 [ "$failed" -eq 0 ]

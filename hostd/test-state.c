@@ -408,25 +408,56 @@ static void test_table(void)
 
 	fill(&s);
 	t = dmem_status_table(&s);
+	g_test_message("\n%s", t);
 	lines = g_strsplit(t, "\n", -1);
 	g_assert_cmpuint(g_strv_length(lines), ==, 4);	/* header, 2 rows, "" */
 	g_assert_true(g_str_has_prefix(lines[0], "NAME     STATE     STARTUP"));
+	g_assert_nonnull(strstr(lines[0], "  ASSIGNED      HELD   DEMAND"));
 	g_assert_nonnull(strstr(lines[0], "HOT-ADDED  STATUS     REASON"));
 	/* Sizes right-aligned under their headers, unknowns as "-". */
-	g_assert_nonnull(strstr(lines[1], " 768 MiB  2048 MiB  1024 MiB  700 MiB  840 MiB"));
+	g_assert_nonnull(strstr(lines[1], " 768 MiB  2048 MiB  1024 MiB  1100 MiB  700 MiB  840 MiB"));
 	g_assert_nonnull(strstr(lines[1], "OK         has its ideal"));
 	g_assert_nonnull(strstr(lines[2], "db       shut off"));
 	/* A stopped VM shows its persistent sizes, nothing live. */
-	g_test_message("%s", lines[2]);
-	g_assert_nonnull(strstr(lines[2], "shut off  512 MiB  4096 MiB         -        -"));
+	g_assert_nonnull(strstr(lines[2], "shut off  512 MiB  4096 MiB         -         -        -"));
 	g_assert_nonnull(strstr(lines[2], "Unmanaged  not running"));
 	for (int i = 0; i < 3; i++)
 		g_assert_false(g_str_has_suffix(lines[i], " "));
-	/* Columns line up: STATUS starts at the same offset on every line. */
+	/* Columns line up: sizes end under their header, STATUS starts there. */
+	g_assert_cmpint(strstr(lines[0], "HELD") + 4 - lines[0], ==,
+			strstr(lines[1], "1100 MiB") + 8 - lines[1]);
 	g_assert_cmpint(strstr(lines[0], "STATUS") - lines[0], ==,
 			strstr(lines[1], "OK ") - lines[1]);
 	g_assert_cmpint(strstr(lines[0], "STATUS") - lines[0], ==,
 			strstr(lines[2], "Unmanaged") - lines[2]);
+	dmem_state_clear(&s);
+}
+
+static void test_host_line(void)
+{
+	DmemState s;
+	char *t;
+
+	fill(&s);
+	s.pool_kib = MiB(6 * 1024);
+	s.committed_kib = MiB(4300);	/* 4.199 GiB */
+	s.free_kib = s.pool_kib - s.committed_kib;
+	t = dmem_status_host(&s);
+	g_assert_cmpstr(t, ==, "pool 6.0 GiB, committed 4.2 GiB, free 1.8 GiB, overcommit 0\n");
+	g_free(t);
+
+	/* Overcommitted: by how much, then which VMs and why on a line. */
+	s.pool_kib = MiB(512);
+	s.committed_kib = MiB(1100);
+	s.free_kib = 0;
+	s.overcommit_kib = MiB(588);
+	s.uncooperative_kib = MiB(1100);
+	s.overcommit_reason = g_strdup("web holds 1100 MiB resident: its balloon does not move");
+	t = dmem_status_host(&s);
+	g_assert_cmpstr(t, ==, "pool 512 MiB, committed 1.1 GiB, free 0, overcommit 588 MiB "
+			"(1.1 GiB held by uncooperative VMs)\n"
+			"overcommit: web holds 1100 MiB resident: its balloon does not move\n");
+	g_free(t);
 	dmem_state_clear(&s);
 }
 
@@ -547,6 +578,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/state/bad-data", test_bad_data);
 	g_test_add_func("/state/file", test_file);
 	g_test_add_func("/status/table", test_table);
+	g_test_add_func("/status/host-line", test_host_line);
 	g_test_add_func("/status/json", test_json);
 	g_test_add_func("/status/json-escape", test_json_escape);
 	g_test_add_func("/status/disconnected", test_disconnected);
