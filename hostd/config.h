@@ -26,6 +26,7 @@ typedef struct {
 	dmem_kib_t host_pool_kib;	/* 0: MemAvailable - reserve */
 	guint shrink_delay_s;		/* idle surplus must persist this long */
 	dmem_kib_t max_shrink_kib_per_s;
+	guint reclaim_unresponsive_s;	/* 0: never */
 
 	/* [hotadd] */
 	dmem_kib_t dimm_size_kib;

@@ -11,6 +11,10 @@
  *
  *   collect (virt-collect.c) -> resolve settings (settings.c)
  *     -> decide (policy.c) -> act (virt-act.c) -> publish (state.c)
+ *
+ * Collecting and acting run in worker threads, one job per VM (virt-job.c):
+ * the cycle starts the collection and decides when the facts are in (or at
+ * the collect deadline, without the VMs whose QEMU did not answer).
  */
 #include <errno.h>
 #include <signal.h>
@@ -52,6 +56,9 @@ typedef struct {
 	char *hostmem_error;	/* last failure to read MemAvailable */
 	char *publish_error;	/* last failure to write the state */
 	char *notify_status;	/* last STATUS= sent to systemd */
+	char *overcommit;	/* last overcommit reason logged */
+	gint64 cycle_start_us;	/* of the cycle being collected */
+	gint64 cycle_us;	/* how long the last cycle took */
 } Dmemd;
 
 static const char *config_path(const Dmemd *d)
@@ -124,6 +131,10 @@ static void publish_vm(DmemState *st, const DmemVm *vm, const DmemPolicyParams *
 	s->demand_known = dec->demand_known;
 	s->demand_kib = dec->demand_kib;
 	s->ideal_kib = dec->ideal_kib;
+	s->held_kib = dec->managed ? dec->held_kib : MAX(vm->actual_kib, vm->input.target_kib);
+	s->rss_kib = vm->rss_kib;
+	s->overhead_kib = dec->qemu_overhead_kib;
+	s->held_for_s = dec->held ? MAX(dec->held_for_s, 1) : 0;
 }
 
 /* Write the state file for dmemctl; @vms NULL while disconnected. */
@@ -144,10 +155,16 @@ static void publish(Dmemd *d, GPtrArray *vms, const DmemPolicyParams *p,
 	st.disconnected_since_us = d->virt->down_since_real_us;
 	st.dry_run = d->dry_run;
 	st.host_available_kib = host_available_kib;
+	st.cycle_us = d->cycle_us;
 	if (pool) {
 		st.pool_kib = pool->pool_kib;
-		st.held_kib = pool->held_kib;
-		st.targets_kib = pool->targets_kib;
+		st.committed_kib = pool->committed_kib;
+		st.free_kib = pool->free_kib;
+		st.overcommit_kib = pool->overcommit_kib;
+		st.overcommit_reason = pool->overcommit_reason[0] ?
+				       g_strdup(pool->overcommit_reason) : NULL;
+		st.minimums_kib = pool->minimums_kib;
+		st.uncooperative_kib = pool->uncooperative_kib;
 		st.contention = pool->contention;
 	}
 	for (guint i = 0; vms && i < vms->len; i++)
@@ -238,9 +255,28 @@ static void log_status_change(const DmemVm *vm, gboolean decided, DmemStatus old
 			  dec->reason);
 }
 
-/* One cycle: collect, decide, act, publish. */
-static void run_cycle(Dmemd *d)
+/* The pool's overcommit, when it starts, changes its cause, and ends. */
+static void log_overcommit(Dmemd *d, const DmemPoolDecision *pool)
 {
+	if (!pool->overcommit_kib) {
+		if (d->overcommit)
+			g_message("the pool is no longer overcommitted");
+		g_clear_pointer(&d->overcommit, g_free);
+		return;
+	}
+	if (g_strcmp0(d->overcommit, pool->overcommit_reason) == 0)
+		return;
+	g_warning("the pool (%" G_GUINT64_FORMAT " MiB) is overcommitted by %" G_GUINT64_FORMAT
+		  " MiB: %s", dmem_kib_to_mib(pool->pool_kib),
+		  dmem_kib_to_mib(pool->overcommit_kib), pool->overcommit_reason);
+	g_free(d->overcommit);
+	d->overcommit = g_strdup(pool->overcommit_reason);
+}
+
+/* The facts are in: decide, act, publish. */
+static void on_collected(gpointer data)
+{
+	Dmemd *d = data;
 	gint64 now_us = g_get_monotonic_time();
 	g_autoptr(GPtrArray) vms = NULL;
 	g_autofree DmemVmInput *in = NULL;
@@ -252,10 +288,7 @@ static void run_cycle(Dmemd *d)
 	dmem_kib_t avail, resident = 0;
 
 	dmem_policy_params_from_config(&params, &d->cfg);
-	if (!dmem_virt_collect(d->virt, now_us)) {
-		publish(d, NULL, &params, NULL, host_available(d));
-		return;
-	}
+	dmem_jobs_watch(d->virt, now_us);
 	avail = host_available(d);
 	vms = dmem_virt_vms(d->virt);
 	in = g_new0(DmemVmInput, MAX(vms->len, 1));
@@ -275,9 +308,11 @@ static void run_cycle(Dmemd *d)
 			.actual_kib = vm->actual_kib,
 			.target_known = vm->target_known,
 			.target_kib = vm->target_kib,
+			.rss_kib = vm->rss_kib,
 			.stats = vm->have_stats ? &vm->stats : NULL,
 		};
 
+		facts.call_pending = dmem_job_pending(vm, now_us, &facts.call_pending_s);
 		dmem_settings_resolve(&d->cfg, &facts, &vm->input, vm->reason_buf);
 		in[i] = vm->input;
 		st[i] = vm->policy;
@@ -291,6 +326,7 @@ static void run_cycle(Dmemd *d)
 		.now_real_s = g_get_real_time() / G_USEC_PER_SEC,
 	};
 	dmem_policy_decide(&params, &host, in, st, out, vms->len, &pool);
+	log_overcommit(d, &pool);
 
 	for (guint i = 0; i < vms->len; i++) {
 		DmemVm *vm = vms->pdata[i];
@@ -302,7 +338,21 @@ static void run_cycle(Dmemd *d)
 		vm->decided = TRUE;
 		dmem_virt_apply(d->virt, vm, d->cfg.dimm_size_kib, now_us, d->dry_run);
 	}
+	d->cycle_us = g_get_monotonic_time() - d->cycle_start_us;
 	publish(d, vms, &params, &pool, avail);
+}
+
+/* One cycle: collect, then (on_collected) decide, act, publish. */
+static void run_cycle(Dmemd *d)
+{
+	DmemPolicyParams params;
+
+	d->cycle_start_us = g_get_monotonic_time();
+	if (!dmem_virt_collect(d->virt, d->cycle_start_us, d->cfg.interval_ms,
+			       on_collected, d)) {
+		dmem_policy_params_from_config(&params, &d->cfg);
+		publish(d, NULL, &params, NULL, host_available(d));
+	}
 }
 
 static gboolean on_cycle(gpointer user_data)
@@ -490,6 +540,7 @@ out:
 	g_free(d.hostmem_error);
 	g_free(d.publish_error);
 	g_free(d.notify_status);
+	g_free(d.overcommit);
 	dmem_config_clear(&d.cfg);
 	g_free(d.config_path);
 	g_free(d.connect_uri);

@@ -57,10 +57,27 @@ char *dmem_policy_explain(const DmemPolicyParams *p, const DmemVmInput *vm,
 		g_string_append_printf(s, "  the minimum cannot be reached; honoured up to "
 				       MIB_FMT "\n", MIB(d->min_kib));
 
+	g_string_append_printf(s, "  holds: " MIB_FMT " on the host = max(balloon target, "
+			       "assigned%s)\n", MIB(d->held_kib),
+			       vm->rss_kib ? ", QEMU resident - QEMU overhead" : "");
+	if (d->held_by_rss)
+		g_string_append_printf(s, "  QEMU resident memory " MIB_FMT " minus its learned "
+				       "overhead " MIB_FMT " is more than the balloon says\n",
+				       MIB(vm->rss_kib), MIB(d->qemu_overhead_kib));
 	if (d->held) {
-		g_string_append_printf(s, "  held at " MIB_FMT ": an uncooperative guest is "
-				       "neither shrunk nor given memory it could not return\n",
-				       MIB(d->target_kib));
+		g_string_append_printf(s, "  uncooperative for %" G_GINT64_FORMAT " s: never "
+				       "given more; counted at what it holds\n",
+				       d->held_for_s);
+		if (d->reclaiming)
+			g_string_append_printf(s, "  reclaiming: other VMs are short and it has been "
+					       "uncooperative for over reclaim_unresponsive_s=%u; "
+					       "never below its minimum nor what its guest last "
+					       "reported in use plus its floor\n",
+					       p->reclaim_unresponsive_s);
+		else if (p->reclaim_unresponsive_s)
+			g_string_append_printf(s, "  its memory is taken back only while other VMs "
+					       "are short, after reclaim_unresponsive_s=%u\n",
+					       p->reclaim_unresponsive_s);
 	} else {
 		g_string_append_printf(s, "  demand: " MIB_FMT " = in use " MIB_FMT
 				       " (total - available) + guest kernel " MIB_FMT
@@ -115,16 +132,25 @@ char *dmem_policy_explain(const DmemPolicyParams *p, const DmemVmInput *vm,
 				       " above the allocation, returned once "
 				       "demand has not risen for shrink_delay_s\n",
 				       MIB(d->hotadd_fill_kib));
+	if (d->above_maximum)
+		g_string_append(s, "  above its maximum (lowered): shrinking to it without "
+				"waiting for the shrink delay\n");
 	if (pool) {
-		g_string_append_printf(s, "  pool: " MIB_FMT ", held by uncooperative VMs "
-				       MIB_FMT ", targets " MIB_FMT "%s\n",
-				       MIB(pool->pool_kib), MIB(pool->held_kib),
-				       MIB(pool->targets_kib),
+		g_string_append_printf(s, "  pool: " MIB_FMT ", committed " MIB_FMT
+				       " (what managed VMs hold), free " MIB_FMT
+				       ", held by uncooperative VMs " MIB_FMT "%s\n",
+				       MIB(pool->pool_kib), MIB(pool->committed_kib),
+				       MIB(pool->free_kib), MIB(pool->uncooperative_kib),
 				       pool->contention ? ", contended" : "");
+		if (pool->minimums_exceed_pool)
+			g_string_append_printf(s, "  the minimums (" MIB_FMT ") exceed the pool: "
+					       "they are shared by weight and nothing is "
+					       "hot-added beyond the pool\n",
+					       MIB(pool->minimums_kib));
 		if (pool->overcommit_kib)
 			g_string_append_printf(s, "  the pool is overcommitted by " MIB_FMT
-					       ": minimums and slow shrinking take precedence\n",
-					       MIB(pool->overcommit_kib));
+					       ": %s\n", MIB(pool->overcommit_kib),
+					       pool->overcommit_reason);
 	}
 	return g_string_free(s, FALSE);
 }

@@ -7,6 +7,18 @@
  * clock, no libvirt: the mechanism collects the input and applies the output,
  * and the unit tests drive the policy with simulated input.
  *
+ *   policy.c     the cycle: classify, account what each VM holds, publish
+ *                totals and overcommit
+ *   demand.c     demand, the guest's floor and the ideal, from guest stats
+ *   arbitrate.c  sharing a budget by weight (water-filling)
+ *   targets.c    timing: shrink delay and rate, growth from free room
+ *   hotadd.c     the DIMMs a target needs, and who may keep whole DIMMs
+ *
+ * The pool is shared on what VMs *hold*, not on what they were asked to
+ * hold: a VM holds at least max(target, actual), and no less than its QEMU
+ * process's resident memory minus its learned QEMU overhead. Memory a VM was
+ * asked to give back is not handed to another until it is back.
+ *
  * The only memory carried between cycles is DmemVmState (rates, how long a
  * surplus or a stuck balloon has lasted). It is advisory: after a dmemd
  * restart it starts empty and the policy becomes more conservative for a
@@ -71,8 +83,26 @@
 #define DMEM_BALLOON_TOLERANCE_KIB		(8 * DMEM_KIB_PER_MIB)
 /* Movement toward the target of at least this much counts as progress. */
 #define DMEM_BALLOON_PROGRESS_KIB		(4 * DMEM_KIB_PER_MIB)
-/* No progress toward the target for this long: the guest is unresponsive. */
+/*
+ * No progress toward the target for this long: the guest is unresponsive.
+ * Progress is at least DMEM_BALLOON_PROGRESS_KIB and a quarter of the gap
+ * that was open when the window started: a balloon that creeps a few MiB
+ * per window toward a far target is stuck too.
+ */
 #define DMEM_BALLOON_TIMEOUT_S			30
+#define DMEM_BALLOON_PROGRESS_SHARE		4
+/*
+ * A libvirt call for a VM that has not returned for this long (or two
+ * intervals, if longer) makes the VM uncooperative until it returns.
+ */
+#define DMEM_CALL_STUCK_MIN_S			3
+/*
+ * QEMU's own memory (device model, TCG translation cache, libraries) is
+ * learned per VM as resident memory minus what the guest holds, from samples
+ * where the balloon stands still. It is bounded: a guest that lies about its
+ * balloon can hide at most this much of what it really holds.
+ */
+#define DMEM_QEMU_OVERHEAD_MAX_KIB		(512 * DMEM_KIB_PER_MIB)
 
 /* ---- input -------------------------------------------------------------- */
 
@@ -106,8 +136,18 @@ typedef struct {
 	/* Live state from libvirt. */
 	dmem_kib_t assigned_kib; /* balloon actual */
 	dmem_kib_t target_kib;	/* current balloon target */
+	gboolean target_known;	/* set by dmemd this boot (else: adopt actual) */
 	dmem_kib_t live_kib;	/* live <memory>: boot + hot-added DIMMs */
+	/* live <maxMemory>: the hot-add ceiling of this boot; 0: none */
+	dmem_kib_t hotadd_max_kib;
 	guint free_slots;	/* DIMM slots left */
+	dmem_kib_t rss_kib;	/* QEMU's resident memory; 0: unknown */
+	/*
+	 * A libvirt call for this VM that has not returned, for this long
+	 * (0: none), and what it is ("setting the balloon target").
+	 */
+	gint64 call_pending_s;
+	const char *call_pending;
 
 	DmemGuestStats stats;
 } DmemVmInput;
@@ -117,6 +157,8 @@ typedef struct {
 	guint shrink_delay_s;
 	dmem_kib_t max_shrink_kib_per_s;
 	dmem_kib_t dimm_size_kib;
+	/* Take memory from an uncooperative VM after this long; 0: never. */
+	guint reclaim_unresponsive_s;
 } DmemPolicyParams;
 
 typedef struct {
@@ -148,6 +190,15 @@ typedef struct {
 	/* Balloon progress: since when it has not moved toward its target. */
 	gint64 stuck_since_us;	/* 0: at target */
 	dmem_kib_t stuck_ref_kib; /* balloon actual at stuck_since_us */
+
+	/* QEMU's own resident memory, learned (DMEM_QEMU_OVERHEAD_MAX_KIB). */
+	dmem_kib_t qemu_overhead_kib;
+	dmem_kib_t qemu_ref_actual_kib;	/* actual at the previous cycle */
+
+	/* Uncooperative since (0: cooperative), and what the guest last told
+	 * us it needs at least: in use + overhead + floor (floor_target). */
+	gint64 uncoop_since_us;
+	dmem_kib_t last_floor_target_kib;
 } DmemVmState;
 
 /* ---- output ------------------------------------------------------------- */
@@ -176,7 +227,18 @@ typedef struct {
 	DmemStatus status;
 	char reason[DMEM_REASON_MAX];	/* why, one line */
 	gboolean managed;	/* target and dimms are ours to apply */
-	gboolean held;		/* uncooperative: target not lowered */
+	gboolean held;		/* uncooperative: never given more */
+	gint64 held_for_s;	/* uncooperative for this long */
+	gboolean reclaiming;	/* uncooperative, target lowered: others short */
+
+	/*
+	 * What the VM holds on the host now: max(target, actual, rss - QEMU
+	 * overhead), and after this cycle's actions.
+	 */
+	dmem_kib_t held_kib;
+	dmem_kib_t held_after_kib;
+	dmem_kib_t qemu_overhead_kib;
+	gboolean held_by_rss;	/* resident memory says more than the balloon */
 
 	/* Demand, when known. */
 	gboolean demand_known;
@@ -209,6 +271,7 @@ typedef struct {
 	 */
 	dmem_kib_t hotadd_fill_kib;
 
+	gboolean above_maximum;		/* maximum lowered: shrinking to it */
 	gboolean shrink_delayed;	/* surplus kept until the delay ends */
 	gint64 shrink_wait_s;		/* seconds left of the delay */
 	gboolean demand_rising;		/* the delay restarted: demand rose */
@@ -216,13 +279,20 @@ typedef struct {
 	gboolean growth_limited;	/* waits for other VMs to shrink */
 } DmemVmDecision;
 
+#define DMEM_OVERCOMMIT_REASON_MAX 512
+
 typedef struct {
 	dmem_kib_t pool_kib;
-	dmem_kib_t held_kib;	/* kept by held VMs */
-	dmem_kib_t minimums_kib; /* sum of flexible VMs' minimums */
-	dmem_kib_t targets_kib;	/* sum of all managed targets */
-	dmem_kib_t overcommit_kib; /* targets beyond the pool, if any */
-	gboolean contention;	/* some VM waits for others' surplus */
+	dmem_kib_t committed_kib;	/* sum of what managed VMs hold now */
+	dmem_kib_t committed_after_kib;	/* ... once this cycle's actions land */
+	dmem_kib_t free_kib;		/* pool - committed, or 0 */
+	dmem_kib_t overcommit_kib;	/* committed - pool, or 0 */
+	/* Which VMs hold more than they are given, and why; "" if none. */
+	char overcommit_reason[DMEM_OVERCOMMIT_REASON_MAX];
+	dmem_kib_t uncooperative_kib;	/* held by uncooperative VMs */
+	dmem_kib_t minimums_kib;	/* sum of managed VMs' minimums */
+	gboolean minimums_exceed_pool;	/* shared by weight, not guaranteed */
+	gboolean contention;		/* some VM waits for others' memory */
 } DmemPoolDecision;
 
 /* ---- functions ---------------------------------------------------------- */
@@ -231,8 +301,9 @@ void dmem_policy_params_from_config(DmemPolicyParams *p, const DmemConfig *cfg);
 
 /*
  * The pool: host_pool_kib when set; otherwise host MemAvailable minus the
- * reserve, plus what the managed VMs already hold (@managed_resident_kib),
- * since their memory is not available but is theirs to share.
+ * reserve, plus what the managed VMs already hold (@managed_resident_kib:
+ * their QEMU processes' resident memory), since their memory is not
+ * available but is theirs to share.
  */
 dmem_kib_t dmem_policy_pool_kib(const DmemConfig *cfg,
 				dmem_kib_t host_available_kib,

@@ -18,6 +18,7 @@ static gboolean is_virtio_balloon(const char *model)
 static const char *unmanageable(const DmemVmFacts *f, char *buf)
 {
 	const DmemDomainXml *live = f->live, *config = f->config;
+	const DmemMetadata *md = f->metadata_error ? NULL : f->metadata;
 
 	if (!live) {
 		g_snprintf(buf, DMEM_REASON_MAX, "cannot read its live definition: %s",
@@ -32,6 +33,19 @@ static const char *unmanageable(const DmemVmFacts *f, char *buf)
 	if (f->metadata_error) {
 		g_snprintf(buf, DMEM_REASON_MAX, "%s", f->metadata_error);
 		return buf;
+	}
+	if (md && md->has_minimum) {
+		dmem_kib_t startup, maximum;
+		g_autofree char *why = NULL;
+
+		dmem_settings_sizes(config, &startup, &maximum);
+		why = dmem_settings_check_bounds(dmem_mib_to_kib(md->minimum_mib), startup,
+						 maximum);
+		if (why) {
+			g_snprintf(buf, DMEM_REASON_MAX, "its dmem metadata breaks the rule: %s",
+				   why);
+			return buf;
+		}
 	}
 	if (!live->has_balloon)
 		return "no memory balloon device (add <memballoon model='virtio'/>)";
@@ -51,6 +65,22 @@ static const char *unmanageable(const DmemVmFacts *f, char *buf)
 			return "<maxMemory> without a NUMA cell: no DIMM can be hot-added "
 			       "(add <numa><cell .../></numa> to <cpu>)";
 	}
+	return NULL;
+}
+
+char *dmem_settings_check_bounds(dmem_kib_t minimum_kib, dmem_kib_t startup_kib,
+				 dmem_kib_t maximum_kib)
+{
+	g_autofree char *min = dmem_size_format(minimum_kib);
+	g_autofree char *start = dmem_size_format(startup_kib);
+	g_autofree char *max = dmem_size_format(maximum_kib);
+
+	if (minimum_kib > startup_kib)
+		return g_strdup_printf("minimum %s is above startup %s "
+				       "(minimum <= startup <= maximum)", min, start);
+	if (startup_kib > maximum_kib)
+		return g_strdup_printf("startup %s is above maximum %s "
+				       "(minimum <= startup <= maximum)", start, max);
 	return NULL;
 }
 
@@ -76,6 +106,10 @@ void dmem_settings_resolve(const DmemConfig *cfg, const DmemVmFacts *f,
 		.weight = md && md->has_weight ? md->weight : cfg->weight,
 		.assigned_kib = f->actual_kib,
 		.target_kib = f->target_known ? f->target_kib : f->actual_kib,
+		.target_known = f->target_known,
+		.rss_kib = f->rss_kib,
+		.call_pending = f->call_pending,
+		.call_pending_s = f->call_pending_s,
 	};
 	if (why != reason && why)
 		g_strlcpy(reason, why, DMEM_REASON_MAX);
@@ -87,6 +121,8 @@ void dmem_settings_resolve(const DmemConfig *cfg, const DmemVmFacts *f,
 						  in->startup_kib;
 	if (f->live) {
 		in->live_kib = f->live->memory_kib;
+		/* The hot-add ceiling of this boot is the live <maxMemory>. */
+		in->hotadd_max_kib = f->live->max_memory_kib;
 		in->free_slots = f->live->slots > f->live->dimms ?
 				 f->live->slots - f->live->dimms : 0;
 	}

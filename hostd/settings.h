@@ -34,7 +34,11 @@ typedef struct {
 	dmem_kib_t actual_kib;		/* balloon actual */
 	gboolean target_known;
 	dmem_kib_t target_kib;		/* what dmemd set last */
+	dmem_kib_t rss_kib;		/* QEMU's resident memory; 0: unknown */
 	const DmemGuestStats *stats;	/* NULL: none */
+	/* A libvirt call in flight for the VM, and for how long; NULL: none. */
+	const char *call_pending;
+	gint64 call_pending_s;
 } DmemVmFacts;
 
 /*
@@ -43,6 +47,15 @@ typedef struct {
  */
 void dmem_settings_sizes(const DmemDomainXml *config, dmem_kib_t *startup_kib,
 			 dmem_kib_t *maximum_kib);
+
+/*
+ * The Hyper-V rule: minimum <= startup <= maximum. NULL when @minimum_kib,
+ * @startup_kib and @maximum_kib keep it; otherwise a one-line reason naming
+ * the values (newly allocated), for `dmemctl set` and for the Unmanaged
+ * reason of a VM whose metadata breaks it.
+ */
+char *dmem_settings_check_bounds(dmem_kib_t minimum_kib, dmem_kib_t startup_kib,
+				 dmem_kib_t maximum_kib);
 
 /*
  * Fill @in from @f. @reason (DMEM_REASON_MAX bytes) receives why the VM is

@@ -39,7 +39,9 @@ static DmemVmInput vm_new(const char *name, dmem_kib_t startup, dmem_kib_t maxim
 		.weight = 5000,
 		.assigned_kib = startup,
 		.target_kib = startup,
+		.target_known = TRUE,
 		.live_kib = startup,
+		.hotadd_max_kib = maximum,
 		.free_slots = 8,
 	};
 
@@ -488,7 +490,7 @@ static void test_stuck_balloon(void)
 	g_assert_true(s.d[a].held);
 	/* Held where it is, and counted at what it really holds. */
 	g_assert_cmpuint(s.d[a].target_kib, ==, s.vm[a].target_kib);
-	g_assert_cmpuint(s.pool.held_kib, ==, GiB(4));
+	g_assert_cmpuint(s.pool.uncooperative_kib, ==, GiB(4));
 	g_assert_cmpint(s.d[b].status, ==, DMEM_STATUS_OK);
 
 	/* It recovers as soon as the balloon moves. */
@@ -558,9 +560,14 @@ static void test_buffers_go_first(void)
 	g_assert_cmpuint(s.d[a].allocation_kib, ==, GiB(4) + MiB(500));
 	g_assert_cmpuint(s.d[b].allocation_kib, ==, GiB(2) + MiB(100));
 	g_assert_cmpint(s.d[a].status, ==, DMEM_STATUS_WARNING);	/* not yet grown */
-	g_assert_cmpuint(s.d[a].target_kib, ==, s.d[a].allocation_kib);
-	g_assert_cmpuint(s.d[b].target_kib, ==, s.d[b].allocation_kib);
-	g_assert_cmpuint(s.pool.targets_kib, <=, s.pool.pool_kib);
+	/* Within the live sizes everyone grows; of the 600 MiB left, whole
+	 * DIMMs go by weight: two to a, and b's 100 MiB wait for room. */
+	g_assert_cmpuint(s.d[a].dimms, ==, 2);
+	g_assert_cmpuint(s.d[a].target_kib, ==, GiB(4) + MiB(512));
+	g_assert_cmpuint(s.d[b].dimms, ==, 0);
+	g_assert_cmpuint(s.d[b].target_kib, ==, GiB(2));
+	g_assert_true(s.d[b].growth_limited);
+	g_assert_cmpuint(s.pool.committed_after_kib, <=, s.pool.pool_kib);
 }
 
 static void test_demand_shared_by_weight(void)
@@ -922,16 +929,17 @@ static void test_contention_takes_surplus(void)
 	g_assert_false(s.d[idle].shrink_delayed);
 	g_assert_true(s.d[idle].shrink_rate_limited);
 	g_assert_cmpuint(s.d[idle].target_kib, ==, GiB(7) - MiB(256));
-	/* busy only grows into what is free (1 GiB) plus what idle gave. */
-	g_assert_cmpuint(s.d[busy].target_kib, ==, GiB(3) + MiB(256));
+	/* busy only grows into what is free (1 GiB): what idle was asked
+	 * to give back is not given to busy before idle's balloon has. */
+	g_assert_cmpuint(s.d[busy].target_kib, ==, GiB(3));
 	g_assert_true(s.d[busy].growth_limited);
-	g_assert_cmpuint(s.pool.targets_kib, <=, GiB(10));
+	g_assert_cmpuint(s.pool.committed_after_kib, <=, GiB(10));
 
 	for (cycles = 0; cycles < 40; cycles++) {
 		sim_apply(&s);
 		s.used[busy] = GiB(7);
 		sim_decide(&s);
-		g_assert_cmpuint(s.pool.targets_kib, <=, GiB(10));
+		g_assert_cmpuint(s.pool.committed_after_kib, <=, GiB(10));
 	}
 	/* In the end busy has its demand and idle keeps its ideal. */
 	g_assert_cmpuint(s.d[busy].target_kib, >=, GiB(7));
@@ -964,7 +972,7 @@ static void test_contention_rising_demand(void)
 		g_assert_false(s.d[grow].shrink_delayed);
 		g_assert_true(s.d[grow].shrink_rate_limited);
 		g_assert_cmpuint(s.d[grow].target_kib, ==, before - MiB(256));
-		g_assert_cmpuint(s.pool.targets_kib, <=, GiB(10));
+		g_assert_cmpuint(s.pool.committed_after_kib, <=, GiB(10));
 		sim_apply(&s);
 	}
 }
@@ -980,9 +988,20 @@ static void test_maximum_lowered(void)
 	s.vm[a].stats.total_kib = GiB(8);
 	s.vm[a].stats.available_kib = GiB(8) - MiB(512);
 	s.vm[a].maximum_kib = GiB(4);	/* the admin lowered it */
+	/* At once, without the shrink delay, but at the rate limit. */
 	sim_decide(&s);
+	g_assert_true(s.d[a].above_maximum);
+	g_assert_false(s.d[a].shrink_delayed);
+	g_assert_true(s.d[a].shrink_rate_limited);
+	g_assert_cmpuint(s.d[a].target_kib, ==, GiB(8) - MiB(256));
+	for (int i = 0; i < 15; i++) {
+		sim_apply(&s);
+		sim_decide(&s);
+		g_assert_cmpuint(s.d[a].target_kib, ==, GiB(8) - MiB(256) * (i + 2));
+	}
 	g_assert_cmpuint(s.d[a].target_kib, ==, GiB(4));
-	/* And a raised minimum applies at once. */
+	/* And a raised minimum applies at once: it only takes back what
+	 * the balloon has not returned yet. */
 	s.vm[a].maximum_kib = GiB(8);
 	s.vm[a].minimum_kib = GiB(6);
 	s.vm[a].target_kib = GiB(2);
@@ -1036,33 +1055,48 @@ static void test_hotadd(void)
 	g_assert_cmpuint(s.d[a].hotadd_fill_kib, ==, MiB(255));
 }
 
+/*
+ * A DIMM is committed whole the moment it is attached (libvirt raises the
+ * balloon by its size), so only whole DIMMs that fit in the pool are added,
+ * whatever part of them the allocation asks for.
+ */
 static void test_hotadd_limited_by_pool(void)
 {
 	Sim s;
 	gsize a;
 
-	/* No room beyond the allocation: the fill waits for a pool that has it. */
+	/* 300 MiB of room: one DIMM fits, the second would not. */
 	sim_init(&s, GiB(1) + MiB(300));
 	a = sim_add(&s, vm_new("a", GiB(1), GiB(8), GiB(1)));
 	s.vm[a].stats.available_kib = 0;
 	s.vm[a].buffer_percent = 300;
 	sim_decide(&s);
-	g_assert_cmpuint(s.d[a].target_kib, ==, GiB(1) + MiB(300));
-	g_assert_cmpuint(s.d[a].dimms, ==, 2);
+	g_assert_cmpuint(s.d[a].allocation_kib, ==, GiB(1) + MiB(300));
+	g_assert_cmpuint(s.d[a].dimms, ==, 1);
+	g_assert_cmpuint(s.d[a].target_kib, ==, GiB(1) + MiB(256));
 	g_assert_cmpuint(s.d[a].hotadd_fill_kib, ==, 0);
+	g_assert_true(s.d[a].growth_limited);
+	g_assert_cmpuint(s.pool.committed_after_kib, <=, s.h.pool_kib);
 
-	/* Some room: the fill takes that and no more. */
+	/* Less than a DIMM of room: no DIMM at all, the VM waits. */
+	s.h.pool_kib = GiB(1) + MiB(200);
+	sim_decide(&s);
+	g_assert_cmpuint(s.d[a].dimms, ==, 0);
+	g_assert_cmpuint(s.d[a].target_kib, ==, GiB(1));
+	g_assert_cmpint(s.d[a].status, ==, DMEM_STATUS_LOW);
+
+	/* Room for the DIMM: the guest keeps all of it. */
 	s.vm[a].buffer_percent = 20;	/* floor: allocation 1256 MiB */
 	s.h.pool_kib = GiB(1) + MiB(400);
 	sim_decide(&s);
 	g_assert_cmpuint(s.d[a].allocation_kib, ==, GiB(1) + MiB(232));
 	g_assert_cmpuint(s.d[a].dimms, ==, 1);
 	g_assert_cmpuint(s.d[a].target_kib, ==, GiB(1) + MiB(256));
-	s.vm[a].buffer_percent = 40;	/* allocation 1434 MiB: two DIMMs */
+	s.vm[a].buffer_percent = 40;	/* allocation 1400 MiB: one DIMM fits */
 	sim_decide(&s);
-	g_assert_cmpuint(s.d[a].dimms, ==, 2);
-	g_assert_cmpuint(s.d[a].target_kib, ==, GiB(1) + MiB(400));
-	g_assert_cmpuint(s.pool.targets_kib, ==, s.h.pool_kib);
+	g_assert_cmpuint(s.d[a].dimms, ==, 1);
+	g_assert_cmpuint(s.d[a].target_kib, ==, GiB(1) + MiB(256));
+	g_assert_cmpuint(s.pool.committed_after_kib, <=, s.h.pool_kib);
 }
 
 /*
@@ -1147,22 +1181,32 @@ static void test_hotadd_fill_shared(void)
 	/* 312 MiB shared 3:1; a's 156 MiB cap is hit, b gets the rest. */
 	g_assert_cmpuint(s.d[a].target_kib, ==, GiB(1) + MiB(256));
 	g_assert_cmpuint(s.d[b].target_kib, ==, GiB(1) + MiB(256));
-	s.h.pool_kib = GiB(2) + MiB(300);	/* 100 MiB of room */
+	g_assert_cmpuint(s.pool.committed_after_kib, <=, s.h.pool_kib);
+	/* 300 MiB of room: one whole DIMM, to the one with the most weight. */
+	s.h.pool_kib = GiB(2) + MiB(300);
+	s.vm[a].weight = 1000;
+	s.vm[b].weight = 3000;
 	sim_decide(&s);
-	g_assert_cmpuint(s.d[a].hotadd_fill_kib, ==, MiB(75));
-	g_assert_cmpuint(s.d[b].hotadd_fill_kib, ==, MiB(25));
-	g_assert_cmpuint(s.pool.targets_kib, ==, s.h.pool_kib);
+	g_assert_cmpuint(s.d[a].dimms, ==, 0);
+	g_assert_cmpuint(s.d[b].dimms, ==, 1);
+	g_assert_true(s.d[a].growth_limited);
+	g_assert_cmpuint(s.pool.committed_after_kib, <=, s.h.pool_kib);
+	/* 100 MiB of room: no whole DIMM fits, nobody hot-adds. */
+	s.h.pool_kib = GiB(2) + MiB(100);
+	sim_decide(&s);
+	g_assert_cmpuint(s.d[a].dimms + s.d[b].dimms, ==, 0);
 
-	/* A held VM that must hot-add for its minimum gets just that. */
+	/* An uncooperative VM is never given more, not even for a raised
+	 * minimum: it is counted at what it holds. */
 	sim_init(&s, GiB(64));
 	c = sim_add(&s, vm_new("c", GiB(1), GiB(4), GiB(1)));
 	s.vm[c].stats = (DmemGuestStats) { 0 };
 	s.vm[c].minimum_kib = GiB(1) + MiB(100);
 	sim_decide(&s);
 	g_assert_true(s.d[c].held);
-	g_assert_cmpuint(s.d[c].dimms, ==, 1);
-	g_assert_cmpuint(s.d[c].target_kib, ==, GiB(1) + MiB(100));
-	g_assert_cmpuint(s.d[c].hotadd_fill_kib, ==, 0);
+	g_assert_cmpuint(s.d[c].dimms, ==, 0);
+	g_assert_cmpuint(s.d[c].target_kib, ==, GiB(1));
+	g_assert_cmpuint(s.d[c].held_kib, ==, GiB(1));
 
 	/* The fill is surplus like any other: another VM's need takes it
 	 * without waiting for the delay. */
@@ -1185,7 +1229,7 @@ static void test_hotadd_fill_shared(void)
 	g_assert_true(s.pool.contention);
 	g_assert_false(s.d[a].shrink_delayed);
 	g_assert_cmpuint(s.d[a].target_kib, <, GiB(1) + MiB(256));
-	g_assert_cmpuint(s.pool.targets_kib, <=, GiB(3));
+	g_assert_cmpuint(s.pool.committed_after_kib, <=, GiB(3));
 }
 
 /* ---- the guest's floor -------------------------------------------------- */
@@ -1345,7 +1389,9 @@ static void test_explain(void)
 	held = dmem_policy_explain(&s.p, &s.vm[h], &s.d[h], &s.pool);
 	g_test_message("%s", held);
 	g_assert_true(g_str_has_prefix(held, "quiet: NoDriver: "));
-	g_assert_nonnull(strstr(held, "held at 1024 MiB"));
+	g_assert_nonnull(strstr(held, "holds: 1024 MiB on the host"));
+	g_assert_nonnull(strstr(held, "uncooperative for 0 s: never given more"));
+	g_assert_nonnull(strstr(held, "holds 1024 MiB for 0 s"));
 }
 
 static void test_pool_helper(void)
@@ -1401,8 +1447,26 @@ static void random_vm(DmemVmInput *vm, const DmemPolicyParams *p, gint64 now_rea
 		.free_slots = g_test_rand_int_range(0, 16),
 	};
 	vm->target_kib = rand_kib(0, maximum + GiB(1));
+	vm->target_known = g_test_rand_int_range(0, 4) != 0;
 	vm->assigned_kib = g_test_rand_int_range(0, 3) ? vm->target_kib
 						       : rand_kib(0, live);
+	/* The live <maxMemory>: usually the maximum, sometimes not. */
+	switch (g_test_rand_int_range(0, 6)) {
+	case 0: vm->hotadd_max_kib = 0; break;
+	case 1: vm->hotadd_max_kib = rand_kib(live, maximum + 1); break;
+	case 2: vm->hotadd_max_kib = maximum + rand_kib(0, GiB(8)); break;
+	default: vm->hotadd_max_kib = maximum; break;
+	}
+	/* QEMU's resident memory: unknown, plausible, or anything. */
+	switch (g_test_rand_int_range(0, 5)) {
+	case 0: vm->rss_kib = 0; break;
+	case 1: vm->rss_kib = rand_garbage(GiB(64)); break;
+	default: vm->rss_kib = rand_kib(0, live + MiB(600)); break;
+	}
+	if (!g_test_rand_int_range(0, 12)) {
+		vm->call_pending = "setting the balloon target";
+		vm->call_pending_s = g_test_rand_int_range(0, 100);
+	}
 	switch (g_test_rand_int_range(0, 10)) {
 	case 0:	/* no driver */
 		break;
@@ -1442,17 +1506,30 @@ static void random_vm(DmemVmInput *vm, const DmemPolicyParams *p, gint64 now_rea
 	}
 }
 
+/* What a VM holds, from its input and the overhead the policy learned. */
+static dmem_kib_t held_of(const DmemVmInput *vm, const DmemVmDecision *d,
+			  dmem_kib_t target, guint dimms, dmem_kib_t dimm_kib)
+{
+	dmem_kib_t bnd = DMEM_SIZE_MAX_KIB;
+	dmem_kib_t actual = MIN(vm->assigned_kib, bnd) + dimms * dimm_kib;
+	dmem_kib_t rss = MIN(vm->rss_kib, bnd);
+	dmem_kib_t by_rss = rss > d->qemu_overhead_kib ? rss - d->qemu_overhead_kib : 0;
+
+	return MAX(MAX(target, actual), by_rss);
+}
+
 /* Check one cycle's output against its input. */
 static void check_invariants(const DmemPolicyParams *p, const DmemHostInput *h,
 			     const DmemVmInput *vms, const DmemVmDecision *d,
 			     const DmemPoolDecision *pool, gsize n)
 {
-	dmem_kib_t sum_new = 0, sum_cur = 0, sum_min = 0;
+	dmem_kib_t sum_after = 0, sum_now = 0, sum_min = 0;
 	dmem_kib_t step = p->max_shrink_kib_per_s * p->interval_ms / 1000;
+	dmem_kib_t pool_kib = MIN(h->pool_kib, DMEM_SIZE_MAX_KIB);
 
 	for (gsize i = 0; i < n; i++) {
 		const DmemVmInput *vm = &vms[i];
-		dmem_kib_t cur, live;
+		dmem_kib_t cur, live, held_now, held_after;
 
 		if (!d[i].managed) {
 			g_assert_cmpint(d[i].status, ==, DMEM_STATUS_UNMANAGED);
@@ -1461,51 +1538,63 @@ static void check_invariants(const DmemPolicyParams *p, const DmemHostInput *h,
 			g_assert_false(d[i].target_changed);
 			continue;
 		}
-		/* Bounds: never outside [minimum, maximum]. */
+		cur = MIN(vm->target_kib, DMEM_SIZE_MAX_KIB);
+		/* Bounds: never moved outside [minimum, maximum]; a target
+		 * already outside (a lowered maximum, a raised minimum)
+		 * only moves toward them. */
 		g_assert_cmpuint(d[i].max_kib, <=, vm->maximum_kib);
 		g_assert_cmpuint(d[i].min_kib, <=, d[i].max_kib);
-		g_assert_cmpuint(d[i].target_kib, <=, vm->maximum_kib);
-		g_assert_cmpuint(d[i].target_kib, <=, d[i].max_kib);
-		g_assert_cmpuint(d[i].target_kib, >=, d[i].min_kib);
+		if (d[i].target_kib != cur) {
+			g_assert_cmpuint(d[i].target_kib, <=, MAX(d[i].max_kib, cur));
+			g_assert_cmpuint(d[i].target_kib, >=, MIN(d[i].min_kib, cur));
+			if (d[i].target_kib > d[i].max_kib)
+				g_assert_cmpuint(d[i].target_kib, <, cur);
+			if (d[i].target_kib < d[i].min_kib)
+				g_assert_cmpuint(d[i].target_kib, >, cur);
+		}
 		if (d[i].min_kib < vm->minimum_kib)	/* only when unreachable */
 			g_assert_cmpuint(d[i].min_kib, ==, d[i].max_kib);
-		else
-			g_assert_cmpuint(d[i].target_kib, >=, vm->minimum_kib);
 
 		/* Hot-add: within slots, maximum and just enough. */
 		g_assert_cmpuint(d[i].dimms, <=, vm->free_slots);
 		g_assert_cmpuint(vm->live_kib + d[i].dimms * p->dimm_size_kib, <=,
 				 MAX(vm->maximum_kib, vm->live_kib));
-		g_assert_cmpuint(d[i].target_kib, <=,
-				 MAX(vm->live_kib + d[i].dimms * p->dimm_size_kib,
-				     d[i].min_kib));
-		if (d[i].dimms)
+		if (d[i].dimms) {
+			g_assert_false(d[i].held);
+			g_assert_cmpuint(vm->live_kib + d[i].dimms * p->dimm_size_kib, <=,
+					 vm->hotadd_max_kib);
+			g_assert_cmpuint(d[i].target_kib, <=,
+					 vm->live_kib + d[i].dimms * p->dimm_size_kib);
 			g_assert_cmpuint(d[i].target_kib, >,
 					 vm->live_kib + (d[i].dimms - 1) * p->dimm_size_kib);
+		} else if (d[i].target_kib > cur) {
+			g_assert_cmpuint(d[i].target_kib, <=, vm->live_kib);
+		}
 		/* The fill: only after a hot-add, only on top of the allocation. */
 		if (d[i].hotadd_fill_kib) {
 			g_assert_cmpuint(d[i].dimms, >, 0);
-			g_assert_false(d[i].held);
 			g_assert_cmpuint(d[i].target_kib - d[i].hotadd_fill_kib, >=,
 					 d[i].allocation_kib);
 			g_assert_false(d[i].growth_limited);
 		}
+		/* Shrinking is rate-limited. */
+		if (d[i].target_kib < cur)
+			g_assert_cmpuint(cur - d[i].target_kib, <=, MAX(step, 1));
 
-		cur = CLAMP(vm->target_kib, d[i].min_kib, d[i].max_kib);
 		if (d[i].held) {
-			/* Uncooperative: neither shrunk nor grown. */
-			g_assert_cmpuint(d[i].target_kib, ==, cur);
+			/* Uncooperative: never grown, shrunk only to reclaim. */
 			g_assert_cmpint(d[i].status, >=, DMEM_STATUS_NO_DRIVER);
-			sum_new += MAX(d[i].target_kib, vm->assigned_kib);
-			sum_cur += MAX(cur, vm->assigned_kib);
+			if (d[i].reclaiming) {
+				g_assert_true(pool->contention);
+				g_assert_cmpuint(d[i].target_kib, <, cur);
+				g_assert_cmpuint(d[i].target_kib, >=, d[i].min_kib);
+			} else {
+				g_assert_cmpuint(d[i].target_kib, ==, cur);
+			}
 		} else {
 			g_assert_cmpint(d[i].status, <=, DMEM_STATUS_WARNING);
 			g_assert_true(d[i].demand_known);
-			/* Shrinking is rate-limited (clamping aside). */
-			if (d[i].target_kib < cur)
-				g_assert_cmpuint(cur - d[i].target_kib, <=, MAX(step, 1));
 			g_assert_cmpuint(d[i].allocation_kib, <=, d[i].max_kib);
-			g_assert_cmpuint(d[i].allocation_kib, >=, d[i].min_kib);
 			g_assert_cmpuint(d[i].ideal_kib, <=, MAX(vm->maximum_kib, d[i].min_kib));
 			g_assert_cmpuint(d[i].ideal_kib, >=, d[i].min_kib);
 			/* The floor: bounded whatever the guest says, and
@@ -1519,29 +1608,33 @@ static void check_invariants(const DmemPolicyParams *p, const DmemHostInput *h,
 					     MAX(vm->maximum_kib, d[i].min_kib)));
 			if (d[i].ideal_at_floor)
 				g_assert_cmpuint(d[i].ideal_kib, ==, d[i].floor_target_kib);
-			sum_new += d[i].target_kib;
-			sum_cur += cur;
-			sum_min += d[i].min_kib;
+			/* A shrink never goes below the minimum. */
+			if (d[i].target_kib < cur)
+				g_assert_cmpuint(d[i].target_kib, >=, d[i].min_kib);
 		}
+		/* Accounting: what it holds, before and after. */
+		held_now = held_of(vm, &d[i], cur, 0, 0);
+		held_after = held_of(vm, &d[i], d[i].target_kib, d[i].dimms, p->dimm_size_kib);
+		g_assert_cmpuint(d[i].held_kib, ==, held_now);
+		g_assert_cmpuint(d[i].held_after_kib, ==, held_after);
+		g_assert_cmpuint(d[i].qemu_overhead_kib, <=, DMEM_QEMU_OVERHEAD_MAX_KIB);
+		sum_now += held_now;
+		sum_after += held_after;
+		sum_min += d[i].min_kib;
 	}
-	g_assert_cmpuint(pool->targets_kib, ==, sum_new);
+	g_assert_cmpuint(pool->committed_kib, ==, sum_now);
+	g_assert_cmpuint(pool->committed_after_kib, ==, sum_after);
 	g_assert_cmpuint(pool->minimums_kib, ==, sum_min);
-	/*
-	 * No overshoot: while the pool has room left, every cooperative VM
-	 * that hot-adds keeps the whole new live size.
-	 */
-	if (sum_new < h->pool_kib)
-		for (gsize i = 0; i < n; i++)
-			if (d[i].dimms && !d[i].held)
-				g_assert_cmpuint(d[i].target_kib, ==,
-						 vms[i].live_kib + d[i].dimms * p->dimm_size_kib);
 	/* Never hand out memory the pool does not have ... */
-	if (sum_cur <= h->pool_kib)
-		g_assert_cmpuint(sum_new, <=, h->pool_kib);
+	if (sum_now <= pool_kib)
+		g_assert_cmpuint(sum_after, <=, pool_kib);
 	/* ... and never make an overcommitted pool worse. */
-	g_assert_cmpuint(sum_new, <=, MAX(h->pool_kib, sum_cur));
+	g_assert_cmpuint(sum_after, <=, MAX(pool_kib, sum_now));
 	g_assert_cmpuint(pool->overcommit_kib, ==,
-			 sum_new > h->pool_kib ? sum_new - h->pool_kib : 0);
+			 sum_now > pool_kib ? sum_now - pool_kib : 0);
+	g_assert_cmpuint(pool->free_kib, ==, sum_now < pool_kib ? pool_kib - sum_now : 0);
+	if (pool->overcommit_kib)
+		g_assert_cmpuint(strlen(pool->overcommit_reason), >, 0);
 }
 
 static void test_random_invariants(void)
@@ -1565,6 +1658,8 @@ static void test_random_invariants(void)
 		p.shrink_delay_s = g_test_rand_int_range(0, 120);
 		p.max_shrink_kib_per_s = MiB(g_test_rand_int_range(1, 2048));
 		p.dimm_size_kib = MiB(128 * g_test_rand_int_range(1, 9));
+		p.reclaim_unresponsive_s = g_test_rand_int_range(0, 3) ?
+					   g_test_rand_int_range(0, 600) : 0;
 		for (gsize i = 0; i < n; i++) {
 			random_vm(&vms[i], &p, h.now_real_s);
 			dmem_vm_state_init(&st[i]);
@@ -1578,6 +1673,12 @@ static void test_random_invariants(void)
 				st[i].stuck_since_us = g_test_rand_bit() ? 0 :
 					h.now_us - g_test_rand_int_range(0, 100) * SEC;
 				st[i].stuck_ref_kib = rand_garbage(GiB(8));
+				st[i].qemu_overhead_kib = rand_kib(0, DMEM_QEMU_OVERHEAD_MAX_KIB + 1);
+				st[i].qemu_ref_actual_kib = g_test_rand_bit() ? vms[i].assigned_kib :
+							   rand_garbage(GiB(8));
+				st[i].uncoop_since_us = g_test_rand_bit() ? 0 :
+					h.now_us - g_test_rand_int_range(0, 1000) * SEC;
+				st[i].last_floor_target_kib = rand_garbage(GiB(8));
 			}
 		}
 		dmem_policy_decide(&p, &h, vms, st, d, n, &pool);

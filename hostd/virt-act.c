@@ -2,10 +2,13 @@
 /*
  * virt-act.c - apply a VM's decision through libvirt.
  *
- * Order matters: the balloon target can never exceed the live <memory>, so
- * DIMMs are attached first; libvirt then raises the balloon by each DIMM's
- * size (QEMU keeps the balloon's page count while the RAM grows), so the
- * target is set again afterwards, in the same cycle.
+ * The calls run in a job (virt-job.c), in order: the stats period if the VM
+ * lacks one, the DIMMs, then the balloon target. The balloon target can
+ * never exceed the live <memory>, so DIMMs are attached first; libvirt then
+ * raises the balloon by each DIMM's size (QEMU keeps the balloon's page
+ * count while the RAM grows), so the target is set again afterwards, in the
+ * same job. What to do is the policy's decision (target_changed, dimms);
+ * this file only carries it out and remembers what it did.
  *
  * A failed action is logged with the VM and what was tried, and the VM's
  * actions pause for 1, 2, 4 ... DMEM_ACTION_BACKOFF_MAX_S seconds. A VM
@@ -16,6 +19,92 @@
 #include <libvirt/virterror.h>
 
 #include "virt.h"
+
+typedef struct {
+	/* What to do. */
+	gboolean set_period;
+	guint dimms;
+	dmem_kib_t dimm_kib;
+	gboolean set_target;
+	dmem_kib_t target_kib;
+	dmem_kib_t live_kib;		/* before the DIMMs */
+	char why[DMEM_REASON_MAX];	/* for the log */
+
+	/* What happened. */
+	gboolean period_ok;
+	guint attached;
+	gboolean target_ok;
+	char *action;			/* the action that failed, or NULL */
+	char *error;			/* its libvirt message */
+	gboolean gone;			/* the domain is gone or stopped */
+	gboolean conn_dead;
+} Apply;
+
+static void apply_free(gpointer p)
+{
+	Apply *a = p;
+
+	g_free(a->action);
+	g_free(a->error);
+	g_free(a);
+}
+
+/* ---- in a worker -------------------------------------------------------- */
+
+static void apply_failed(DmemJob *job, Apply *a, char *action)
+{
+	virConnectPtr conn = virDomainGetConnect(job->dom);
+
+	a->action = action;
+	a->error = g_strdup(dmem_virt_error_message());
+	a->gone = dmem_virt_error_domain_gone();
+	a->conn_dead = conn && !virConnectIsAlive(conn);
+}
+
+static void apply_run(DmemJob *job)
+{
+	Apply *a = job->data;
+
+	if (a->set_period) {
+		dmem_job_calling(job, "setting the memory statistics period");
+		if (virDomainSetMemoryStatsPeriod(job->dom, DMEM_STATS_PERIOD_S,
+						  VIR_DOMAIN_AFFECT_LIVE) < 0) {
+			apply_failed(job, a, g_strdup("setting the memory statistics period"));
+			return;
+		}
+		a->period_ok = TRUE;
+	}
+	for (guint i = 0; i < a->dimms; i++) {
+		g_autofree char *xml = g_strdup_printf(
+			"<memory model='dimm'><target>"
+			"<size unit='KiB'>%" G_GUINT64_FORMAT "</size><node>0</node>"
+			"</target></memory>", a->dimm_kib);
+
+		dmem_job_calling(job, "hot-adding a DIMM");
+		if (virDomainAttachDeviceFlags(job->dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+			g_autofree char *size = dmem_size_format(a->dimm_kib);
+
+			apply_failed(job, a, g_strdup_printf("hot-adding a %s DIMM", size));
+			break;
+		}
+		a->attached++;
+	}
+	if (!a->set_target || a->gone)
+		return;
+	dmem_job_calling(job, "setting the balloon target");
+	/* Never above what was attached: the live size bounds the target. */
+	a->target_kib = MIN(a->target_kib, a->live_kib + (dmem_kib_t)a->attached * a->dimm_kib);
+	if (virDomainSetMemoryFlags(job->dom, a->target_kib, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+		g_autofree char *to = dmem_size_format(a->target_kib);
+
+		if (!a->action)
+			apply_failed(job, a, g_strdup_printf("setting the balloon target to %s", to));
+		return;
+	}
+	a->target_ok = TRUE;
+}
+
+/* ---- back on the main loop ---------------------------------------------- */
 
 static void succeeded(DmemVm *vm, const char *action)
 {
@@ -28,20 +117,20 @@ static void succeeded(DmemVm *vm, const char *action)
 	g_clear_pointer(&vm->failure, g_free);
 }
 
-static void failed(DmemVirt *v, DmemVm *vm, const char *action, gint64 now_us)
+static void failed(DmemVm *vm, const Apply *a, gint64 now_us)
 {
-	g_autofree char *failure = g_strdup_printf("%s: %s", action,
-						   dmem_virt_error_message());
+	g_autofree char *failure = g_strdup_printf("%s: %s", a->action, a->error);
 	guint backoff_s;
 
-	if (dmem_virt_error_domain_gone()) {
-		g_debug("%s: %s: the domain is gone or stopped", vm->name, action);
-		vm->live_stale = TRUE;
+	/* What we believed may be wrong now: read it again. */
+	vm->live_stale = TRUE;
+	if (a->gone) {
+		g_debug("%s: %s: the domain is gone or stopped", vm->name, a->action);
 		return;
 	}
-	if (v->conn && !virConnectIsAlive(v->conn)) {
+	if (a->conn_dead) {
 		/* The connection's close handling reports this once. */
-		g_debug("%s: %s: the connection is gone", vm->name, action);
+		g_debug("%s: %s: the connection is gone", vm->name, a->action);
 		return;
 	}
 	vm->failures++;
@@ -52,77 +141,57 @@ static void failed(DmemVirt *v, DmemVm *vm, const char *action, gint64 now_us)
 	if (g_strcmp0(failure, vm->failure) != 0 ||
 	    (vm->failures & (vm->failures - 1)) == 0)
 		g_warning("%s: %s failed%s: %s; retrying in %u s", vm->name,
-			  action, vm->failures > 1 ? " again" : "",
-			  dmem_virt_error_message(), backoff_s);
+			  a->action, vm->failures > 1 ? " again" : "", a->error, backoff_s);
 	g_free(vm->failure);
 	vm->failure = g_steal_pointer(&failure);
-	/* What we believed may be wrong now: read it again. */
-	vm->live_stale = TRUE;
 }
 
-static gboolean set_stats_period(DmemVirt *v, DmemVm *vm, gint64 now_us)
+static void apply_done(DmemVirt *v, DmemVm *vm, DmemJob *job)
 {
-	if (virDomainSetMemoryStatsPeriod(vm->dom, DMEM_STATS_PERIOD_S,
-					  VIR_DOMAIN_AFFECT_LIVE) < 0) {
-		failed(v, vm, "setting the memory statistics period", now_us);
-		return FALSE;
+	Apply *a = job->data;
+	gint64 now_us = g_get_monotonic_time();
+
+	if (!vm)
+		return;		/* gone, or a new boot: nothing of this applies */
+	if (a->period_ok) {
+		g_message("%s: memory statistics period set to %d s", vm->name,
+			  DMEM_STATS_PERIOD_S);
+		vm->period_set = TRUE;
+		vm->live.stats_period_s = DMEM_STATS_PERIOD_S;
 	}
-	g_message("%s: memory statistics period set to %d s", vm->name,
-		  DMEM_STATS_PERIOD_S);
-	vm->period_set = TRUE;
-	vm->live.stats_period_s = DMEM_STATS_PERIOD_S;
-	succeeded(vm, "setting the memory statistics period");
-	return TRUE;
-}
+	if (a->attached) {
+		g_autofree char *size = dmem_size_format(a->dimm_kib);
 
-static gboolean attach_dimm(DmemVirt *v, DmemVm *vm, dmem_kib_t size_kib,
-			    gint64 now_us)
-{
-	g_autofree char *xml = g_strdup_printf(
-		"<memory model='dimm'><target>"
-		"<size unit='KiB'>%" G_GUINT64_FORMAT "</size><node>0</node>"
-		"</target></memory>", size_kib);
-	g_autofree char *size = dmem_size_format(size_kib);
-	g_autofree char *action = g_strdup_printf("hot-adding a %s DIMM", size);
-
-	if (virDomainAttachDeviceFlags(vm->dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-		failed(v, vm, action, now_us);
-		return FALSE;
+		vm->live.memory_kib += (dmem_kib_t)a->attached * a->dimm_kib;
+		vm->live.dimms += a->attached;
+		vm->live.dimm_kib += (dmem_kib_t)a->attached * a->dimm_kib;
+		vm->live_stale = TRUE;
+		/* libvirt raised the balloon by the DIMMs: what it holds now. */
+		vm->actual_kib += (dmem_kib_t)a->attached * a->dimm_kib;
+		g_message("%s: hot-added %u DIMM%s of %s", vm->name, a->attached,
+			  a->attached == 1 ? "" : "s", size);
 	}
-	vm->live.memory_kib += size_kib;
-	vm->live.dimms++;
-	vm->live.dimm_kib += size_kib;
-	vm->live_stale = TRUE;
-	/* libvirt raised the balloon by the DIMM: what it holds now. */
-	vm->actual_kib += size_kib;
-	succeeded(vm, action);
-	return TRUE;
-}
+	if (a->target_ok) {
+		dmem_kib_t to_kib = a->target_kib;
+		dmem_kib_t from_kib = vm->target_known ? vm->target_kib : vm->actual_kib;
+		g_autofree char *from = dmem_size_format(from_kib);
+		g_autofree char *to = dmem_size_format(to_kib);
 
-static gboolean set_target(DmemVirt *v, DmemVm *vm, dmem_kib_t target_kib,
-			   const char *why, gint64 now_us)
-{
-	dmem_kib_t from_kib = vm->target_known ? vm->target_kib : vm->actual_kib;
-	g_autofree char *from = dmem_size_format(from_kib);
-	g_autofree char *to = dmem_size_format(target_kib);
-
-	if (virDomainSetMemoryFlags(vm->dom, target_kib, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-		g_autofree char *action = g_strdup_printf("setting the balloon target to %s",
-							  to);
-
-		failed(v, vm, action, now_us);
-		return FALSE;
+		if (!vm->target_known && to_kib == from_kib)
+			g_message("%s: balloon target adopted at %s (first seen: kept where it is)",
+				  vm->name, to);
+		else
+			g_message("%s: balloon target %s -> %s (%s)", vm->name, from, to, a->why);
+		vm->target_known = TRUE;
+		vm->target_kib = to_kib;
 	}
-	if (!vm->target_known && target_kib == from_kib)
-		g_message("%s: balloon target adopted at %s (first seen: kept where it is)",
-			  vm->name, to);
+	if (a->action)
+		failed(vm, a, now_us);
 	else
-		g_message("%s: balloon target %s -> %s (%s)", vm->name, from, to, why);
-	vm->target_known = TRUE;
-	vm->target_kib = target_kib;
-	succeeded(vm, "setting the balloon target");
-	return TRUE;
+		succeeded(vm, "applying its memory decision");
 }
+
+/* ---- deciding what to submit -------------------------------------------- */
 
 /* A shrink before the delay ran out: the pool is contended. */
 static gboolean pool_short(const DmemVmDecision *d)
@@ -131,24 +200,31 @@ static gboolean pool_short(const DmemVmDecision *d)
 }
 
 /* Why the target moves, for the log; @buf holds DMEM_REASON_MAX bytes. */
-static const char *target_why(const DmemVm *vm, dmem_kib_t target_kib, char *buf)
+static void target_why(const DmemVm *vm, char *buf)
 {
 	const DmemVmDecision *d = &vm->decision;
 	g_autofree char *demand = dmem_size_format(d->demand_kib);
 	g_autofree char *ideal = dmem_size_format(d->ideal_kib);
+	g_autofree char *min = dmem_size_format(d->min_kib);
 
-	if (vm->target_known && target_kib < vm->target_kib) {
+	if (d->reclaiming) {
+		g_snprintf(buf, DMEM_REASON_MAX, "uncooperative for %" G_GINT64_FORMAT
+			   " s while other VMs are short", d->held_for_s);
+	} else if (vm->target_known && d->target_kib < vm->target_kib) {
 		g_snprintf(buf, DMEM_REASON_MAX, "%s, ideal %s%s",
+			   d->above_maximum ? "above its lowered maximum" :
 			   d->shrink_rate_limited ? "returning surplus gradually" :
 						    "returning surplus",
 			   ideal, pool_short(d) ? " (another VM needs memory)" : "");
-		return buf;
+	} else if (vm->target_known && d->target_kib > vm->target_kib &&
+		   vm->target_kib < d->min_kib) {
+		g_snprintf(buf, DMEM_REASON_MAX, "raised toward its minimum %s", min);
+	} else {
+		g_snprintf(buf, DMEM_REASON_MAX, "demand %s, ideal %s%s", demand, ideal,
+			   !d->dimms ? "" : d->hotadd_fill_kib ?
+			   ", after hot-adding: the guest keeps the whole DIMMs" :
+			   ", after hot-adding");
 	}
-	g_snprintf(buf, DMEM_REASON_MAX, "demand %s, ideal %s%s", demand, ideal,
-		   !d->dimms ? "" : d->hotadd_fill_kib ?
-		   ", after hot-adding: the guest keeps the whole DIMMs" :
-		   ", after hot-adding");
-	return buf;
 }
 
 static void dry_run(DmemVm *vm, dmem_kib_t dimm_size_kib)
@@ -176,9 +252,9 @@ void dmem_virt_apply(DmemVirt *v, DmemVm *vm, dmem_kib_t dimm_size_kib,
 		     gint64 now_us, gboolean dry)
 {
 	const DmemVmDecision *d = &vm->decision;
-	dmem_kib_t target;
+	Apply *a;
 
-	if (!d->managed || !vm->dom || !v->conn)
+	if (!d->managed || !vm->dom || !v->conn || vm->job)
 		return;
 	if (dry) {
 		dry_run(vm, dimm_size_kib);
@@ -187,28 +263,19 @@ void dmem_virt_apply(DmemVirt *v, DmemVm *vm, dmem_kib_t dimm_size_kib,
 	if (vm->retry_at_us > now_us)
 		return;
 
+	a = g_new0(Apply, 1);
 	/* Without a period QEMU never asks the guest: no stats, ever. */
-	if (vm->live.stats_period_s == 0 && !vm->period_set &&
-	    !set_stats_period(v, vm, now_us))
+	a->set_period = vm->live_ok && vm->live.stats_period_s == 0 && !vm->period_set;
+	a->dimms = d->dimms;
+	a->dimm_kib = dimm_size_kib;
+	a->set_target = d->target_changed || d->dimms;
+	a->target_kib = d->target_kib;
+	a->live_kib = vm->live.memory_kib;
+	if (a->set_target)
+		target_why(vm, a->why);
+	if (!a->set_period && !a->dimms && !a->set_target) {
+		apply_free(a);
 		return;
-
-	/* Held VMs are left as they are: no adoption, no change. */
-	if (d->held)
-		return;
-
-	for (guint i = 0; i < d->dimms; i++)
-		if (!attach_dimm(v, vm, dimm_size_kib, now_us))
-			break;
-
-	/* Never above the live size, whatever was attached. */
-	target = MIN(d->target_kib, vm->live.memory_kib);
-	/* A small rise waits until it is worth it (DMEM_GROW_MIN_KIB). */
-	if (vm->target_known && !d->dimms && target > vm->target_kib &&
-	    target - vm->target_kib < DMEM_GROW_MIN_KIB)
-		return;
-	if (target != vm->target_kib || !vm->target_known || d->dimms) {
-		char why[DMEM_REASON_MAX];
-
-		set_target(v, vm, target, target_why(vm, target, why), now_us);
 	}
+	dmem_job_submit(v, vm, apply_run, apply_done, a, apply_free);
 }

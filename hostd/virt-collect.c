@@ -2,11 +2,15 @@
 /*
  * virt-collect.c - gather one cycle's facts from libvirt.
  *
- * One bulk virConnectGetAllDomainStats() per cycle brings every running
- * domain's state, balloon size and guest memory statistics. The slower facts
- * (persistent and live XML, the <dmem/> metadata) are cached per VM and
- * re-read when an event says they changed, or every DMEM_XML_REFRESH_S as a
- * safety net for changes that raise no event (virsh setmem --config).
+ * On the main loop: the list of running domains (libvirtd answers it
+ * without asking any QEMU), which also tells each VM's boot by its domain
+ * id. Then one collect job per VM (virt-job.c): its statistics (state,
+ * balloon, QEMU's resident memory, the guest's memory statistics) and the
+ * slower facts when they are stale (persistent and live XML, the <dmem/>
+ * metadata), re-read when an event says they changed or every
+ * DMEM_XML_REFRESH_S as a safety net for changes that raise no event
+ * (virsh setmem --config). The cycle goes on once every job is back, or at
+ * the collect deadline without the VMs that did not answer.
  */
 #include <string.h>
 
@@ -29,25 +33,56 @@ void dmem_vm_free(DmemVm *vm)
 	g_free(vm);
 }
 
-static DmemVm *vm_new(const char *uuid, const char *name)
+static DmemVm *vm_new(const char *uuid, const char *name, unsigned int id)
 {
 	DmemVm *vm = g_new0(DmemVm, 1);
 
 	g_strlcpy(vm->uuid, uuid, sizeof(vm->uuid));
 	vm->name = g_strdup(name);
+	vm->id = id;
 	vm->config_stale = vm->live_stale = vm->metadata_stale = TRUE;
 	dmem_vm_state_init(&vm->policy);
 	return vm;
 }
 
-/* ---- bulk statistics ---------------------------------------------------- */
+/* ---- in a worker -------------------------------------------------------- */
 
-static void read_stats(DmemVm *vm, const virDomainStatsRecord *rec)
+typedef struct {
+	guint gen;			/* DmemVirt.collect_gen at submission */
+	gint64 submitted_us;
+	gboolean read_live, read_config, read_metadata;
+
+	gboolean gone;			/* the domain vanished meanwhile */
+	gboolean stats_ok;
+	char *stats_error;
+	int state;
+	gboolean actual_reported, has_rss;
+	dmem_kib_t actual_kib, rss_kib;
+	DmemGuestStats stats;
+
+	gboolean live_ok, config_ok;
+	DmemDomainXml live, config;
+	char *live_error, *config_error;
+
+	gboolean has_metadata;
+	DmemMetadata metadata;
+	char *metadata_error;
+} Collect;
+
+static void collect_free(gpointer p)
+{
+	Collect *c = p;
+
+	g_free(c->stats_error);
+	g_free(c->live_error);
+	g_free(c->config_error);
+	g_free(c->metadata_error);
+	g_free(c);
+}
+
+static void parse_stats(Collect *c, const virDomainStatsRecord *rec)
 {
 	DmemGuestStats s = { 0 };
-	gboolean has_rss = FALSE;
-
-	vm->actual_reported = FALSE;
 
 	for (int i = 0; i < rec->nparams; i++) {
 		const virTypedParameter *p = &rec->params[i];
@@ -55,7 +90,7 @@ static void read_stats(DmemVm *vm, const virDomainStatsRecord *rec)
 		guint64 u;
 
 		if (strcmp(f, "state.state") == 0 && p->type == VIR_TYPED_PARAM_INT) {
-			vm->state = p->value.i;
+			c->state = p->value.i;
 			continue;
 		}
 		if (!g_str_has_prefix(f, "balloon."))
@@ -73,11 +108,11 @@ static void read_stats(DmemVm *vm, const virDomainStatsRecord *rec)
 		 * MemTotal, "usable" its MemAvailable, "unused" its MemFree.
 		 */
 		if (strcmp(f, "current") == 0) {
-			vm->actual_kib = u;
-			vm->actual_reported = TRUE;
+			c->actual_kib = u;
+			c->actual_reported = TRUE;
 		} else if (strcmp(f, "rss") == 0) {
-			vm->rss_kib = u;
-			has_rss = TRUE;
+			c->rss_kib = u;
+			c->has_rss = TRUE;
 		} else if (strcmp(f, "last-update") == 0) {
 			s.last_update_s = (gint64)MIN(u, (guint64)G_MAXINT64);
 		} else if (strcmp(f, "available") == 0) {
@@ -97,90 +132,35 @@ static void read_stats(DmemVm *vm, const virDomainStatsRecord *rec)
 			s.major_faults = u;
 		}
 	}
-	if (!has_rss)
-		vm->rss_kib = vm->actual_kib;
-	/*
-	 * NOWAIT skips the guest's statistics while another job holds the
-	 * domain: keep the last sample then; its age tells when it is stale.
-	 */
-	if (s.last_update_s != 0) {
-		vm->stats = s;
-		vm->have_stats = TRUE;
-	}
+	c->stats = s;
 }
 
-static gboolean bulk_stats(DmemVirt *v)
+static void read_stats(DmemJob *job, Collect *c)
 {
+	virDomainPtr doms[] = { job->dom, NULL };
 	virDomainStatsRecordPtr *records = NULL;
 	int n;
 
-	n = virConnectGetAllDomainStats(v->conn,
-					VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_BALLOON,
-					&records,
-					VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE |
-					VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+	/*
+	 * NOWAIT: when another job holds the domain (a backup, a migration)
+	 * libvirt skips what would wait for it, instead of waiting.
+	 */
+	dmem_job_calling(job, "reading statistics");
+	n = virDomainListGetStats(doms, VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_BALLOON,
+				  &records, VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
 	if (n < 0) {
-		const char *msg = dmem_virt_error_message();
-
-		if (!virConnectIsAlive(v->conn)) {
-			dmem_virt_lost(v, msg);
-			return FALSE;
-		}
-		if (g_strcmp0(msg, v->stats_error) != 0)
-			g_warning("%s: cannot get domain statistics: %s", v->uri, msg);
-		g_free(v->stats_error);
-		v->stats_error = g_strdup(msg);
-		return FALSE;
+		c->gone = dmem_virt_error_domain_gone();
+		c->stats_error = g_strdup(dmem_virt_error_message());
+		return;
 	}
-	if (v->stats_error) {
-		g_message("%s: domain statistics work again", v->uri);
-		g_clear_pointer(&v->stats_error, g_free);
-	}
-
-	GHashTableIter it;
-	gpointer value;
-
-	g_hash_table_iter_init(&it, v->vms);
-	while (g_hash_table_iter_next(&it, NULL, &value))
-		((DmemVm *)value)->seen = FALSE;
-
-	for (int i = 0; i < n; i++) {
-		virDomainPtr dom = records[i]->dom;
-		char uuid[VIR_UUID_STRING_BUFLEN];
-		DmemVm *vm;
-
-		if (virDomainGetUUIDString(dom, uuid) < 0)
-			continue;
-		vm = g_hash_table_lookup(v->vms, uuid);
-		if (!vm) {
-			vm = vm_new(uuid, virDomainGetName(dom));
-			g_hash_table_insert(v->vms, vm->uuid, vm);
-			g_debug("%s: running, now watched", vm->name);
-		}
-		if (vm->dom != dom) {
-			if (vm->dom)
-				virDomainFree(vm->dom);
-			virDomainRef(dom);
-			vm->dom = dom;
-		}
-		vm->seen = TRUE;
-		read_stats(vm, records[i]);
+	if (n == 1) {
+		c->stats_ok = TRUE;
+		parse_stats(c, records[0]);
+	} else {
+		c->gone = TRUE;
 	}
 	virDomainStatsRecordListFree(records);
-
-	g_hash_table_iter_init(&it, v->vms);
-	while (g_hash_table_iter_next(&it, NULL, &value)) {
-		DmemVm *vm = value;
-
-		if (!vm->seen) {
-			g_debug("%s: no longer running", vm->name);
-			g_hash_table_iter_remove(&it);
-		}
-	}
-	return TRUE;
 }
-
-/* ---- cached facts ------------------------------------------------------- */
 
 /* Read one XML flavour into @xml; FALSE with @error_out set on failure. */
 static gboolean read_xml(virDomainPtr dom, unsigned int flags, DmemDomainXml *xml,
@@ -202,61 +182,227 @@ static gboolean read_xml(virDomainPtr dom, unsigned int flags, DmemDomainXml *xm
 	return ok;
 }
 
-static void read_metadata(DmemVm *vm)
+static void read_metadata(DmemJob *job, Collect *c)
 {
 	g_autoptr(GError) error = NULL;
 	char *text;
 
-	g_clear_pointer(&vm->metadata_error, g_free);
-	vm->has_metadata = FALSE;
-	text = virDomainGetMetadata(vm->dom, VIR_DOMAIN_METADATA_ELEMENT,
+	dmem_job_calling(job, "reading its dmem metadata");
+	text = virDomainGetMetadata(job->dom, VIR_DOMAIN_METADATA_ELEMENT,
 				    DMEM_METADATA_URI, VIR_DOMAIN_AFFECT_LIVE);
 	if (!text) {
 		if (virGetLastErrorCode() != VIR_ERR_NO_DOMAIN_METADATA)
-			vm->metadata_error = g_strdup_printf("cannot read its dmem metadata: %s",
-							     dmem_virt_error_message());
+			c->metadata_error = g_strdup_printf("cannot read its dmem metadata: %s",
+							    dmem_virt_error_message());
 		return;
 	}
-	if (dmem_metadata_parse(text, &vm->metadata, &error)) {
-		vm->has_metadata = TRUE;
-	} else {
-		vm->metadata_error = g_strdup(error->message);
-		g_warning("%s: %s; the VM is not managed until it is fixed (dmemctl set %s ...)",
-			  vm->name, error->message, vm->name);
-	}
+	if (dmem_metadata_parse(text, &c->metadata, &error))
+		c->has_metadata = TRUE;
+	else
+		c->metadata_error = g_strdup(error->message);
 	free(text);
 }
 
-/* FALSE when the domain vanished meanwhile. */
-static gboolean refresh_caches(DmemVm *vm, gint64 now_us)
+static void collect_run(DmemJob *job)
 {
-	gint64 period_us = (gint64)DMEM_XML_REFRESH_S * G_USEC_PER_SEC;
+	Collect *c = job->data;
 
-	if (vm->live_stale || now_us - vm->live_at_us >= period_us) {
-		vm->live_ok = read_xml(vm->dom, 0, &vm->live, &vm->live_error);
-		if (!vm->live_ok && dmem_virt_error_domain_gone())
-			return FALSE;
-		vm->live_stale = FALSE;
-		vm->live_at_us = now_us;
+	read_stats(job, c);
+	if (c->gone)
+		return;
+	if (c->read_live) {
+		dmem_job_calling(job, "reading the live definition");
+		c->live_ok = read_xml(job->dom, 0, &c->live, &c->live_error);
+		if (!c->live_ok && dmem_virt_error_domain_gone()) {
+			c->gone = TRUE;
+			return;
+		}
 	}
-	if (vm->config_stale || now_us - vm->config_at_us >= period_us) {
+	if (c->read_config) {
 		/* A transient domain has no persistent definition: use the live one. */
-		unsigned int flags = virDomainIsPersistent(vm->dom) == 1 ?
+		unsigned int flags = virDomainIsPersistent(job->dom) == 1 ?
 				     VIR_DOMAIN_XML_INACTIVE : 0;
 
-		vm->config_ok = read_xml(vm->dom, flags, &vm->config, &vm->config_error);
-		if (!vm->config_ok && dmem_virt_error_domain_gone())
-			return FALSE;
-		vm->config_stale = FALSE;
-		vm->config_at_us = now_us;
+		dmem_job_calling(job, "reading the persistent definition");
+		c->config_ok = read_xml(job->dom, flags, &c->config, &c->config_error);
+		if (!c->config_ok && dmem_virt_error_domain_gone()) {
+			c->gone = TRUE;
+			return;
+		}
 	}
-	if (vm->metadata_stale) {
-		read_metadata(vm);
-		vm->metadata_stale = FALSE;
+	if (c->read_metadata)
+		read_metadata(job, c);
+}
+
+/* ---- back on the main loop ---------------------------------------------- */
+
+static void collection_finish(DmemVirt *v)
+{
+	void (*done)(gpointer) = v->collected;
+
+	if (v->collect_deadline) {
+		g_source_remove(v->collect_deadline);
+		v->collect_deadline = 0;
+	}
+	v->collecting = 0;
+	v->collected = NULL;
+	if (done)
+		done(v->collected_data);
+}
+
+static gboolean on_collect_deadline(gpointer data)
+{
+	DmemVirt *v = data;
+
+	v->collect_deadline = 0;
+	g_debug("%u VM%s did not answer in time: deciding without their new facts",
+		v->collecting, v->collecting == 1 ? "" : "s");
+	collection_finish(v);
+	return G_SOURCE_REMOVE;
+}
+
+static void merge(DmemVm *vm, Collect *c)
+{
+	if (c->stats_ok) {
+		vm->state = c->state;
+		if (c->actual_reported)
+			vm->actual_kib = c->actual_kib;
+		vm->actual_reported = c->actual_reported;
+		vm->rss_kib = c->has_rss ? c->rss_kib : 0;
+		/*
+		 * NOWAIT skips the guest's statistics while another job
+		 * holds the domain: keep the last sample then; its age tells
+		 * when it is stale.
+		 */
+		if (c->stats.last_update_s != 0) {
+			vm->stats = c->stats;
+			vm->have_stats = TRUE;
+		}
+	} else if (c->stats_error) {
+		g_debug("%s: cannot read statistics: %s", vm->name, c->stats_error);
+	}
+	if (c->read_live) {
+		vm->live_ok = c->live_ok;
+		if (c->live_ok)
+			vm->live = c->live;
+		g_free(vm->live_error);
+		vm->live_error = g_steal_pointer(&c->live_error);
+		vm->live_at_us = c->submitted_us;
+	}
+	if (c->read_config) {
+		vm->config_ok = c->config_ok;
+		if (c->config_ok)
+			vm->config = c->config;
+		g_free(vm->config_error);
+		vm->config_error = g_steal_pointer(&c->config_error);
+		vm->config_at_us = c->submitted_us;
+	}
+	if (c->read_metadata) {
+		vm->has_metadata = c->has_metadata;
+		vm->metadata = c->metadata;
+		if (c->metadata_error && g_strcmp0(c->metadata_error, vm->metadata_error) != 0)
+			g_warning("%s: %s; the VM is not managed until it is fixed "
+				  "(dmemctl set %s ...)", vm->name, c->metadata_error, vm->name);
+		g_free(vm->metadata_error);
+		vm->metadata_error = g_steal_pointer(&c->metadata_error);
 	}
 	/* Drivers without balloon.current still keep currentMemory. */
 	if (!vm->actual_reported && vm->live_ok)
 		vm->actual_kib = vm->live.current_kib;
+}
+
+static void collect_done(DmemVirt *v, DmemVm *vm, DmemJob *job)
+{
+	Collect *c = job->data;
+
+	if (vm && c->gone) {
+		/* The next list drops it, or it comes back as a new boot. */
+		g_debug("%s: vanished while being read", vm->name);
+		vm->live_stale = TRUE;
+	} else if (vm) {
+		merge(vm, c);
+	}
+	if (c->gen == v->collect_gen && v->collecting && --v->collecting == 0)
+		collection_finish(v);
+}
+
+/* ---- the collection ----------------------------------------------------- */
+
+static void forget(DmemVirt *v, GHashTableIter *it, DmemVm *vm, const char *why)
+{
+	g_debug("%s: %s", vm->name, why);
+	g_hash_table_iter_remove(it);
+}
+
+/*
+ * The running domains. A VM is keyed by uuid and belongs to one boot: a
+ * domain id that changed (destroy + start, even within one interval or
+ * while dmemd was disconnected) means a new boot, and dmemd forgets all it
+ * knew of the old one: the new guest starts from its startup size.
+ */
+static gboolean list_running(DmemVirt *v)
+{
+	virDomainPtr *doms = NULL;
+	GHashTableIter it;
+	gpointer value;
+	int n;
+
+	n = virConnectListAllDomains(v->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+	if (n < 0) {
+		const char *msg = dmem_virt_error_message();
+
+		if (!virConnectIsAlive(v->conn)) {
+			dmem_virt_lost(v, msg);
+			return FALSE;
+		}
+		if (g_strcmp0(msg, v->list_error) != 0)
+			g_warning("%s: cannot list the running domains: %s", v->uri, msg);
+		g_free(v->list_error);
+		v->list_error = g_strdup(msg);
+		return FALSE;
+	}
+	if (v->list_error) {
+		g_message("%s: listing the running domains works again", v->uri);
+		g_clear_pointer(&v->list_error, g_free);
+	}
+
+	g_hash_table_iter_init(&it, v->vms);
+	while (g_hash_table_iter_next(&it, NULL, &value))
+		((DmemVm *)value)->seen = FALSE;
+
+	for (int i = 0; i < n; i++) {
+		virDomainPtr dom = doms[i];
+		char uuid[VIR_UUID_STRING_BUFLEN];
+		unsigned int id = virDomainGetID(dom);
+		DmemVm *vm;
+
+		if (virDomainGetUUIDString(dom, uuid) < 0) {
+			virDomainFree(dom);
+			continue;
+		}
+		vm = g_hash_table_lookup(v->vms, uuid);
+		if (vm && vm->id != id) {
+			g_message("%s: restarted (domain id %u, was %u): managed afresh from "
+				  "its startup size", vm->name, id, vm->id);
+			g_hash_table_remove(v->vms, uuid);
+			vm = NULL;
+		}
+		if (!vm) {
+			vm = vm_new(uuid, virDomainGetName(dom), id);
+			g_hash_table_insert(v->vms, vm->uuid, vm);
+			g_debug("%s: running (domain id %u), now watched", vm->name, id);
+		}
+		if (vm->dom)
+			virDomainFree(vm->dom);
+		vm->dom = dom;		/* the list's reference */
+		vm->seen = TRUE;
+	}
+	free(doms);
+
+	g_hash_table_iter_init(&it, v->vms);
+	while (g_hash_table_iter_next(&it, NULL, &value))
+		if (!((DmemVm *)value)->seen)
+			forget(v, &it, value, "no longer running");
 	return TRUE;
 }
 
@@ -320,8 +466,10 @@ static void refresh_inactive(DmemVirt *v, gint64 now_us)
 	v->inactive_at_us = now_us;
 }
 
-gboolean dmem_virt_collect(DmemVirt *v, gint64 now_us)
+gboolean dmem_virt_collect(DmemVirt *v, gint64 now_us, guint interval_ms,
+			   void (*done)(gpointer data), gpointer data)
 {
+	gint64 period_us = (gint64)DMEM_XML_REFRESH_S * G_USEC_PER_SEC;
 	GHashTableIter it;
 	gpointer value;
 
@@ -331,19 +479,40 @@ gboolean dmem_virt_collect(DmemVirt *v, gint64 now_us)
 		dmem_virt_lost(v, "the connection is dead");
 		return FALSE;
 	}
-	if (!bulk_stats(v))
+	if (v->collected) {
+		/* The last collection is still waiting: decide on it now. */
+		collection_finish(v);
+	}
+	if (!list_running(v))
 		return FALSE;
+	refresh_inactive(v, now_us);
 
+	v->collect_gen++;
+	v->collected = done;
+	v->collected_data = data;
 	g_hash_table_iter_init(&it, v->vms);
 	while (g_hash_table_iter_next(&it, NULL, &value)) {
 		DmemVm *vm = value;
+		Collect *c;
 
-		if (!refresh_caches(vm, now_us)) {
-			g_debug("%s: vanished while being read", vm->name);
-			g_hash_table_iter_remove(&it);
-		}
+		if (vm->job)
+			continue;	/* decided on what it last told us */
+		c = g_new0(Collect, 1);
+		c->gen = v->collect_gen;
+		c->submitted_us = now_us;
+		c->read_live = vm->live_stale || now_us - vm->live_at_us >= period_us;
+		c->read_config = vm->config_stale || now_us - vm->config_at_us >= period_us;
+		c->read_metadata = vm->metadata_stale;
+		vm->live_stale = vm->config_stale = vm->metadata_stale = FALSE;
+		if (dmem_job_submit(v, vm, collect_run, collect_done, c, collect_free))
+			v->collecting++;
 	}
-	refresh_inactive(v, now_us);
+	if (!v->collecting) {
+		collection_finish(v);
+		return TRUE;
+	}
+	v->collect_deadline = g_timeout_add(MAX(interval_ms * DMEM_COLLECT_WAIT_PERCENT / 100, 1u),
+					    on_collect_deadline, v);
 	return TRUE;
 }
 

@@ -310,6 +310,7 @@ DmemVirt *dmem_virt_new(const char *uri)
 	v->backoff_ms = DMEM_RECONNECT_FIRST_MS;
 	v->vms = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 				       (GDestroyNotify)dmem_vm_free);
+	dmem_jobs_init(v);
 	return v;
 }
 
@@ -321,11 +322,15 @@ void dmem_virt_free(DmemVirt *v)
 		g_source_remove(v->reconnect_source);
 	if (v->teardown_source)
 		g_source_remove(v->teardown_source);
+	if (v->collect_deadline)
+		g_source_remove(v->collect_deadline);
+	v->collected = NULL;
+	dmem_jobs_shutdown(v);
 	disconnect(v);
 	g_hash_table_destroy(v->vms);
 	if (v->inactive)
 		g_ptr_array_unref(v->inactive);
-	g_free(v->stats_error);
+	g_free(v->list_error);
 	g_free(v->error);
 	g_free(v->uri);
 	g_free(v);

@@ -3,11 +3,17 @@
  * virt.h - dmemd's mechanism: everything that talks to libvirt.
  *
  *   virt-conn.c     the connection: open, keepalive, events, reconnect
- *   virt-collect.c  one cycle's facts: bulk stats, XML and metadata caches
+ *   virt-job.c      running a VM's libvirt calls off the main loop
+ *   virt-collect.c  one cycle's facts: per-VM stats, XML and metadata caches
  *   virt-act.c      applying a decision: stats period, DIMMs, balloon target
  *
  * libvirt's event loop runs inside dmemd's GLib main loop
- * (gvir_event_register()); every call here is made from that one thread.
+ * (gvir_event_register()). Calls that reach a VM's QEMU (statistics, DIMM
+ * attach, balloon target) or may wait for its domain job (XML, metadata)
+ * run in a thread pool, at most one job per VM in flight, and their results
+ * are handed back to the main loop: a QEMU that does not answer (stopped,
+ * migrating, wedged) holds up its own VM and nobody else's. Only calls that
+ * libvirtd answers by itself (listing domains) run on the main loop.
  *
  * Nothing here decides anything: the facts go to settings.c and policy.c,
  * and decisions come back to dmem_virt_apply().
@@ -32,14 +38,35 @@
 #define DMEM_XML_REFRESH_S		15
 /* A failing action on a VM is retried after 1, 2, 4 ... up to this many s. */
 #define DMEM_ACTION_BACKOFF_MAX_S	60
+/*
+ * Worker threads for healthy VMs; each VM whose call has not returned for
+ * DMEM_JOB_STUCK_S takes one more, so stuck VMs never starve the others.
+ */
+#define DMEM_WORKERS			4
+#define DMEM_JOB_STUCK_S		2
+/* The facts of a cycle are used once every job returned, or after this
+ * share of the interval (VMs that did not answer are decided on the facts
+ * they last gave, and reported once their call is overdue). */
+#define DMEM_COLLECT_WAIT_PERCENT	40
+
+typedef struct DmemJob DmemJob;
 
 /* One running domain, as dmemd knows it. */
 typedef struct {
 	char uuid[VIR_UUID_STRING_BUFLEN];
 	char *name;
 	virDomainPtr dom;		/* NULL while disconnected */
+	/*
+	 * The domain id of this boot: everything below belongs to one boot
+	 * of the domain. A new id (a restart, even one dmemd did not see)
+	 * starts the VM afresh from its startup size.
+	 */
+	unsigned int id;
 	int state;			/* virDomainState */
-	gboolean seen;			/* in the last bulk stats */
+	gboolean seen;			/* in the last list of running domains */
+
+	/* The job in flight for this VM (virt-job.c); NULL: none. */
+	DmemJob *job;
 
 	/* Caches, refreshed when an event marks them stale, and periodically. */
 	gboolean config_stale, live_stale, metadata_stale;
@@ -52,7 +79,7 @@ typedef struct {
 	DmemMetadata metadata;
 	char *metadata_error;		/* the element is there but invalid */
 
-	/* From the bulk stats (and BALLOON_CHANGE events). */
+	/* From the VM's stats (and BALLOON_CHANGE events). */
 	dmem_kib_t actual_kib;
 	gboolean actual_reported;	/* else: the live <currentMemory> */
 	dmem_kib_t rss_kib;
@@ -106,7 +133,19 @@ typedef struct {
 	GPtrArray *inactive;		/* DmemInactiveVm *, sorted by name */
 	gboolean inactive_stale;
 	gint64 inactive_at_us;
-	char *stats_error;		/* last bulk stats failure, logged once */
+	char *list_error;		/* last failure to list domains, logged once */
+
+	/* Jobs (virt-job.c). */
+	GThreadPool *workers;
+	guint jobs;			/* in flight, collect and apply */
+	guint stuck_jobs;		/* of which overdue */
+
+	/* The collection in progress: done() once every job is back. */
+	guint collecting;		/* collect jobs not back yet */
+	guint collect_gen;		/* which collection a job belongs to */
+	guint collect_deadline;		/* GSource */
+	void (*collected)(gpointer data);
+	gpointer collected_data;
 } DmemVirt;
 
 /* virt-conn.c */
@@ -122,9 +161,48 @@ gboolean dmem_virt_connected(DmemVirt *v);
 /* Drop a broken connection and schedule a reconnect. */
 void dmem_virt_lost(DmemVirt *v, const char *why);
 
+/* virt-job.c */
+typedef void (*DmemJobRun)(DmemJob *job);
+/* On the main loop; @vm is NULL when the VM is gone or restarted meanwhile. */
+typedef void (*DmemJobDone)(DmemVirt *v, DmemVm *vm, DmemJob *job);
+
+struct DmemJob {
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	unsigned int id;
+	char *name;
+	virDomainPtr dom;		/* a reference of the job's own */
+	DmemJobRun run;			/* in a worker */
+	DmemJobDone done;		/* on the main loop */
+	/* The call in progress, a static string (atomic: read by the loop). */
+	const char *what;
+	gpointer data;
+	GDestroyNotify free_data;
+	/* Main loop only. */
+	gint64 started_us;
+	gboolean stuck;			/* counted in DmemVirt.stuck_jobs */
+};
+
+void dmem_jobs_init(DmemVirt *v);
+/* Wait for the jobs that can finish and drop the rest (at exit). */
+void dmem_jobs_shutdown(DmemVirt *v);
+/* Start @run for @vm in a worker; FALSE when a job is in flight already. */
+gboolean dmem_job_submit(DmemVirt *v, DmemVm *vm, DmemJobRun run, DmemJobDone done,
+			 gpointer data, GDestroyNotify free_data);
+/* In a worker: say which call the job is in (a static string). */
+void dmem_job_calling(DmemJob *job, const char *what);
+/* The call @vm's job is in, or NULL; seconds in flight in @for_s. */
+const char *dmem_job_pending(DmemVm *vm, gint64 now_us, gint64 *for_s);
+/* Count overdue jobs, log a stall once per VM, grow the pool by them. */
+void dmem_jobs_watch(DmemVirt *v, gint64 now_us);
+
 /* virt-collect.c */
-/* Refresh every running VM's facts. FALSE when not connected. */
-gboolean dmem_virt_collect(DmemVirt *v, gint64 now_us);
+/*
+ * List the running domains and start a collect job for each VM that has no
+ * job in flight; @done runs on the main loop once all are back or the
+ * collect deadline passed. FALSE (and no call) when not connected.
+ */
+gboolean dmem_virt_collect(DmemVirt *v, gint64 now_us, guint interval_ms,
+			   void (*done)(gpointer data), gpointer data);
 /* The running VMs, sorted by name (a new array; the VMs are borrowed). */
 GPtrArray *dmem_virt_vms(DmemVirt *v);
 void dmem_vm_free(DmemVm *vm);
