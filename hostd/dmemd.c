@@ -30,6 +30,7 @@
 #include "dmem_defaults.h"
 #include "error.h"
 #include "hostmem.h"
+#include "instance.h"
 #include "notify.h"
 #include "policy.h"
 #include "settings.h"
@@ -480,6 +481,7 @@ int main(int argc, char **argv)
 {
 	g_autoptr(GError) error = NULL;
 	Dmemd d = { .exit_status = EXIT_SUCCESS };
+	int lock_fd = -1;
 
 	dmem_config_init(&d.cfg);
 
@@ -497,10 +499,21 @@ int main(int argc, char **argv)
 		d.exit_status = EXIT_FAILURE;
 		goto out;
 	}
+	/* Before detaching, so that a second dmemd says why on the terminal. */
+	lock_fd = dmem_instance_lock(d.cfg.state_file, &error);
+	if (lock_fd < 0) {
+		g_printerr("dmemd: %s\n", error->message);
+		d.exit_status = EXIT_FAILURE;
+		goto out;
+	}
 	if (!d.foreground && !daemonize(&error)) {
 		g_printerr("dmemd: %s\n", error->message);
 		d.exit_status = EXIT_FAILURE;
 		goto out;
+	}
+	if (!d.foreground && !dmem_instance_set_pid(lock_fd, &error)) {
+		g_warning("%s", error->message);
+		g_clear_error(&error);
 	}
 
 	d.loop = g_main_loop_new(NULL, FALSE);
@@ -536,6 +549,8 @@ int main(int argc, char **argv)
 	g_message("dmemd stopped");
 	g_main_loop_unref(d.loop);
 out:
+	if (lock_fd >= 0)
+		close(lock_fd);
 	g_free(d.state_file);
 	g_free(d.hostmem_error);
 	g_free(d.publish_error);

@@ -201,11 +201,13 @@ static void account(const DmemVmInput *vm, DmemVmState *st, DmemVmDecision *d,
 	dmem_kib_t live = bound(vm->live_kib);
 	dmem_kib_t rss = bound(vm->rss_kib);
 
-	if (rss > actual && (st->qemu_ref_actual_kib == 0 || st->qemu_ref_actual_kib == actual) &&
+	/* The sample is taken against the live size, not the actual it is
+	 * near: what the guest holds is never above its live size. */
+	if (rss > live && (st->qemu_ref_actual_kib == 0 || st->qemu_ref_actual_kib == actual) &&
 	    sat_add(actual, DMEM_BALLOON_TOLERANCE_KIB) >= live &&
 	    distance(actual, target) <= DMEM_BALLOON_TOLERANCE_KIB)
 		st->qemu_overhead_kib = MAX(st->qemu_overhead_kib,
-					    MIN(rss - actual, DMEM_QEMU_OVERHEAD_MAX_KIB));
+					    MIN(rss - live, DMEM_QEMU_OVERHEAD_MAX_KIB));
 	st->qemu_ref_actual_kib = actual;
 
 	*t = (DmemTargetVm) {

@@ -1732,6 +1732,170 @@ static void test_random_simulation(void)
 	}
 }
 
+/*
+ * The pool holds against what guests really hold. Each simulated VM has a
+ * true footprint (the guest memory QEMU has resident) that follows the
+ * balloon at its own speed (lagging balloons); some guests lie, reporting
+ * their balloon at the target while nothing moved; QEMU's resident memory
+ * is the true footprint plus QEMU's own; VMs restart now and then (a new
+ * boot at the startup size, fresh policy state). Whenever the VMs hold no
+ * more than the pool by dmemd's count, the true footprints after the
+ * cycle's actions fit in the pool too.
+ */
+typedef struct {
+	dmem_kib_t truth;	/* guest memory really resident */
+	dmem_kib_t speed;	/* how far the balloon moves per cycle */
+	dmem_kib_t own;		/* QEMU's own resident memory */
+	gboolean liar;		/* reports its balloon at the target */
+} Truth;
+
+static void truth_report(Sim *s, gsize i, const Truth *t)
+{
+	DmemVmInput *vm = &s->vm[i];
+	DmemGuestStats *st = &vm->stats;
+
+	vm->assigned_kib = t->liar ? MIN(vm->target_kib, vm->live_kib) : t->truth;
+	vm->rss_kib = t->truth + t->own;
+	st->last_update_s = s->h.now_real_s;
+	st->total_kib = vm->assigned_kib;
+	st->available_kib = st->total_kib - MIN(s->used[i], st->total_kib);
+}
+
+static void test_random_truth(void)
+{
+	for (int run = 0; run < 400; run++) {
+		Sim s;
+		Truth t[16];
+		dmem_kib_t startups = 0;
+		gsize n = g_test_rand_int_range(2, 7);
+
+		sim_init(&s, 0);
+		s.p.shrink_delay_s = g_test_rand_int_range(0, 20);
+		s.p.reclaim_unresponsive_s = g_test_rand_int_range(0, 30);
+		for (gsize i = 0; i < n; i++) {
+			dmem_kib_t startup = MiB(256 * g_test_rand_int_range(2, 9));
+			gsize k = sim_add(&s, vm_new("v", startup,
+						     startup + GiB(g_test_rand_int_range(0, 5)),
+						     rand_kib(0, startup)));
+
+			s.vm[k].minimum_kib = rand_kib(MiB(256), startup);
+			s.vm[k].weight = g_test_rand_int_range(0, 10001);
+			s.vm[k].buffer_percent = g_test_rand_int_range(0, 60);
+			s.keeps_floor[k] = g_test_rand_bit();
+			t[k] = (Truth) {
+				.truth = startup,
+				.speed = MiB(g_test_rand_int_range(4, 1024)),
+				.own = MiB(g_test_rand_int_range(20, 300)),
+				.liar = g_test_rand_int_range(0, 6) == 0,
+			};
+			startups += startup;
+		}
+		/* The VMs start within the pool. */
+		s.h.pool_kib = startups + rand_kib(0, GiB(4));
+		for (gsize i = 0; i < n; i++)
+			truth_report(&s, i, &t[i]);
+
+		for (int c = 0; c < 120; c++) {
+			dmem_kib_t before = 0, after = 0;
+
+			for (gsize i = 0; i < n; i++) {
+				if (g_test_rand_int_range(0, 8) == 0)
+					s.used[i] = rand_kib(0, s.vm[i].maximum_kib);
+				if (g_test_rand_int_range(0, 200) == 0) {
+					/* A restart: a new boot at its startup size. */
+					s.vm[i].live_kib = s.vm[i].target_kib = s.vm[i].startup_kib;
+					s.vm[i].free_slots = 8;
+					s.used[i] = MIN(s.used[i], s.vm[i].startup_kib / 2);
+					t[i].truth = s.vm[i].startup_kib;
+					dmem_vm_state_init(&s.st[i]);
+					truth_report(&s, i, &t[i]);
+				}
+				before += t[i].truth;
+			}
+			sim_decide(&s);
+			check_invariants(&s.p, &s.h, s.vm, s.d, &s.pool, s.n);
+			/* dmemd never counts less than the guest holds. */
+			for (gsize i = 0; i < n; i++)
+				g_assert_cmpuint(s.d[i].held_kib, >=, t[i].truth);
+
+			/* Carry the decisions out, at each guest's pace. */
+			for (gsize i = 0; i < n; i++) {
+				DmemVmInput *vm = &s.vm[i];
+				const DmemVmDecision *d = &s.d[i];
+				dmem_kib_t goal;
+
+				vm->live_kib += d->dimms * s.p.dimm_size_kib;
+				vm->free_slots -= d->dimms;
+				t[i].truth += d->dimms * s.p.dimm_size_kib;
+				vm->target_kib = d->target_kib;
+				goal = MIN(d->target_kib, vm->live_kib);
+				if (s.keeps_floor[i])
+					goal = MAX(goal, MIN(t[i].truth, s.used[i] +
+							     FLOOR(vm->live_kib)));
+				if (goal < t[i].truth)
+					t[i].truth -= MIN(t[i].speed, t[i].truth - goal);
+				else
+					t[i].truth += MIN(t[i].speed, goal - t[i].truth);
+				after += t[i].truth;
+			}
+			if (s.pool.committed_kib <= s.h.pool_kib)
+				g_assert_cmpuint(after, <=, s.h.pool_kib);
+			(void)before;
+			s.h.now_us += (gint64)s.p.interval_ms * 1000;
+			s.h.now_real_s += s.p.interval_ms / 1000;
+			for (gsize i = 0; i < n; i++)
+				truth_report(&s, i, &t[i]);
+		}
+	}
+}
+
+/*
+ * Three VMs whose demand exceeds the pool, weights 8000 / 5000 / 2000:
+ * once settled, what they hold is ordered by weight, nobody is below its
+ * minimum and the pool is not overcommitted.
+ */
+static void test_contention_weights(void)
+{
+	static const guint weights[] = { 8000, 5000, 2000 };
+	Sim s;
+
+	sim_init(&s, MiB(2560));
+	s.p.shrink_delay_s = 5;
+	for (gsize i = 0; i < 3; i++) {
+		gsize k = sim_add(&s, vm_new("v", MiB(512), GiB(2), MiB(200)));
+
+		s.vm[k].minimum_kib = MiB(384);
+		s.vm[k].weight = weights[i];
+		/* Guests that can swap: the balloon gets what it asks. */
+		s.keeps_floor[k] = FALSE;
+	}
+	for (int c = 0; c < 200; c++) {
+		for (gsize i = 0; i < 3; i++)	/* everyone ramps to 1.5 GiB */
+			s.used[i] = MIN(MiB(200) + (dmem_kib_t)c * MiB(20), MiB(1536));
+		sim_decide(&s);
+		check_invariants(&s.p, &s.h, s.vm, s.d, &s.pool, s.n);
+		g_assert_cmpuint(s.pool.committed_after_kib, <=, s.h.pool_kib);
+		sim_apply(&s);
+		/* A guest that needs more than it has swaps: pressure. */
+		for (gsize i = 0; i < 3; i++) {
+			DmemGuestStats *st = &s.vm[i].stats;
+
+			if (s.used[i] > st->total_kib)
+				st->swap_in_kib += MIN(s.used[i] - st->total_kib, MiB(64));
+		}
+	}
+	for (gsize i = 0; i < 3; i++) {
+		g_test_message("weight %u: holds %" G_GUINT64_FORMAT " MiB, demand %"
+			       G_GUINT64_FORMAT " MiB", weights[i], s.d[i].held_kib / 1024,
+			       s.d[i].demand_kib / 1024);
+		g_assert_cmpuint(s.d[i].held_kib, >=, MiB(384));
+	}
+	g_assert_cmpuint(s.d[0].held_kib, >, s.d[1].held_kib);
+	g_assert_cmpuint(s.d[1].held_kib, >, s.d[2].held_kib);
+	g_assert_cmpuint(s.pool.overcommit_kib, ==, 0);
+	g_assert_true(s.pool.contention);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -1772,5 +1936,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/policy/pool", test_pool_helper);
 	g_test_add_func("/policy/random/invariants", test_random_invariants);
 	g_test_add_func("/policy/random/simulation", test_random_simulation);
+	g_test_add_func("/policy/random/truth", test_random_truth);
+	g_test_add_func("/policy/contention/weights", test_contention_weights);
 	return g_test_run();
 }
