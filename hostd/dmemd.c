@@ -31,6 +31,7 @@
 #include "error.h"
 #include "hostmem.h"
 #include "instance.h"
+#include "metrics.h"
 #include "notify.h"
 #include "policy.h"
 #include "settings.h"
@@ -56,6 +57,7 @@ typedef struct {
 	char *state_file;	/* fixed at start: where dmemctl looks */
 	char *hostmem_error;	/* last failure to read MemAvailable */
 	char *publish_error;	/* last failure to write the state */
+	char *metrics_error;	/* last failure to write the metrics */
 	char *notify_status;	/* last STATUS= sent to systemd */
 	char *overcommit;	/* last overcommit reason logged */
 	gint64 cycle_start_us;	/* of the cycle being collected */
@@ -138,6 +140,22 @@ static void publish_vm(DmemState *st, const DmemVm *vm, const DmemPolicyParams *
 	s->held_for_s = dec->held ? MAX(dec->held_for_s, 1) : 0;
 }
 
+/* The same state for node_exporter's textfile collector; errors once each. */
+static void write_metrics(Dmemd *d, const DmemState *st)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (!dmem_metrics_write(st, d->cfg.metrics_file, &error)) {
+		if (g_strcmp0(error->message, d->metrics_error) != 0)
+			g_warning("cannot write the metrics: %s", error->message);
+		g_free(d->metrics_error);
+		d->metrics_error = g_strdup(error->message);
+	} else if (d->metrics_error) {
+		g_message("metrics written to %s again", d->cfg.metrics_file);
+		g_clear_pointer(&d->metrics_error, g_free);
+	}
+}
+
 /* Write the state file for dmemctl; @vms NULL while disconnected. */
 static void publish(Dmemd *d, GPtrArray *vms, const DmemPolicyParams *p,
 		    const DmemPoolDecision *pool, dmem_kib_t host_available_kib)
@@ -192,6 +210,8 @@ static void publish(Dmemd *d, GPtrArray *vms, const DmemPolicyParams *p,
 		g_message("state published to %s again", d->state_file);
 		g_clear_pointer(&d->publish_error, g_free);
 	}
+	if (d->cfg.metrics_file && *d->cfg.metrics_file)
+		write_metrics(d, &st);
 	dmem_state_clear(&st);
 
 	if (!st.connected) {
@@ -546,6 +566,10 @@ int main(int argc, char **argv)
 	/* dmemctl then says "not running" rather than showing old numbers. */
 	if (unlink(d.state_file) < 0 && errno != ENOENT)
 		g_warning("cannot remove %s: %s", d.state_file, g_strerror(errno));
+	/* Stale series would look alive to Prometheus: remove them too. */
+	if (d.cfg.metrics_file && *d.cfg.metrics_file &&
+	    unlink(d.cfg.metrics_file) < 0 && errno != ENOENT)
+		g_warning("cannot remove %s: %s", d.cfg.metrics_file, g_strerror(errno));
 	g_message("dmemd stopped");
 	g_main_loop_unref(d.loop);
 out:
@@ -554,6 +578,7 @@ out:
 	g_free(d.state_file);
 	g_free(d.hostmem_error);
 	g_free(d.publish_error);
+	g_free(d.metrics_error);
 	g_free(d.notify_status);
 	g_free(d.overcommit);
 	dmem_config_clear(&d.cfg);
