@@ -17,6 +17,7 @@
 typedef enum {
 	KEY_STRING,	/* char *, non-empty */
 	KEY_PATH,	/* char *, an absolute path */
+	KEY_METRICS,	/* char *, an absolute path to a *.prom file; empty: NULL */
 	KEY_UINT,	/* guint */
 	KEY_MIB,	/* dmem_kib_t, written in MiB in the file */
 } KeyType;
@@ -39,6 +40,7 @@ static const KeyDesc keys[] = {
 	  DMEM_INTERVAL_MS_MIN, DMEM_INTERVAL_MS_MAX, 0, NULL,
 	  FIELD(interval_ms) },
 	{ "daemon", "state_file", KEY_PATH, 0, 0, 0, NULL, FIELD(state_file) },
+	{ "daemon", "metrics_file", KEY_METRICS, 0, 0, 0, NULL, FIELD(metrics_file) },
 	{ "policy", "buffer_percent", KEY_UINT,
 	  0, DMEM_BUFFER_PERCENT_MAX, 0, NULL, FIELD(buffer_percent) },
 	{ "policy", "weight", KEY_UINT,
@@ -52,6 +54,9 @@ static const KeyDesc keys[] = {
 	{ "policy", "max_shrink_mib_per_s", KEY_MIB,
 	  1, DMEM_MAX_SHRINK_MIB_PER_S_MAX, 0, NULL,
 	  FIELD(max_shrink_kib_per_s) },
+	{ "policy", "reclaim_unresponsive_s", KEY_UINT,
+	  0, DMEM_RECLAIM_UNRESPONSIVE_S_MAX, 0, NULL,
+	  FIELD(reclaim_unresponsive_s) },
 	{ "hotadd", "dimm_size_mib", KEY_MIB,
 	  DMEM_GUEST_MEMORY_BLOCK_MIB, DMEM_DIMM_SIZE_MIB_MAX,
 	  DMEM_GUEST_MEMORY_BLOCK_MIB, "the guest memory block size",
@@ -73,6 +78,7 @@ void dmem_config_init(DmemConfig *cfg)
 		.shrink_delay_s = DMEM_DEFAULT_SHRINK_DELAY_S,
 		.max_shrink_kib_per_s =
 			dmem_mib_to_kib(DMEM_DEFAULT_MAX_SHRINK_MIB_PER_S),
+		.reclaim_unresponsive_s = DMEM_DEFAULT_RECLAIM_UNRESPONSIVE_S,
 		.dimm_size_kib = dmem_mib_to_kib(DMEM_DEFAULT_DIMM_SIZE_MIB),
 	};
 }
@@ -81,6 +87,7 @@ void dmem_config_clear(DmemConfig *cfg)
 {
 	g_clear_pointer(&cfg->uri, g_free);
 	g_clear_pointer(&cfg->state_file, g_free);
+	g_clear_pointer(&cfg->metrics_file, g_free);
 }
 
 void dmem_config_copy(DmemConfig *dst, const DmemConfig *src)
@@ -88,6 +95,7 @@ void dmem_config_copy(DmemConfig *dst, const DmemConfig *src)
 	*dst = *src;
 	dst->uri = g_strdup(src->uri);
 	dst->state_file = g_strdup(src->state_file);
+	dst->metrics_file = g_strdup(src->metrics_file);
 }
 
 static const KeyDesc *find_key(const char *group, const char *name)
@@ -141,6 +149,26 @@ static gboolean load_key(DmemConfig *cfg, GKeyFile *kf, const char *name,
 	/* Invisible trailing blanks are a common editing accident. */
 	g_strstrip(raw);
 
+	if (k->type == KEY_METRICS) {
+		/* Empty: no metrics. */
+		if (*raw && !g_path_is_absolute(raw)) {
+			g_set_error(error, DMEM_ERROR, DMEM_ERROR_INVALID,
+				    "%s: [%s] %s=%s: must be an absolute path",
+				    name, k->group, k->name, raw);
+			return FALSE;
+		}
+		if (*raw && !g_str_has_suffix(raw, DMEM_METRICS_SUFFIX)) {
+			g_set_error(error, DMEM_ERROR, DMEM_ERROR_INVALID,
+				    "%s: [%s] %s=%s: must end in " DMEM_METRICS_SUFFIX
+				    " (node_exporter's textfile collector reads only *"
+				    DMEM_METRICS_SUFFIX " files)",
+				    name, k->group, k->name, raw);
+			return FALSE;
+		}
+		g_free(*(char **)field);
+		*(char **)field = *raw ? g_steal_pointer(&raw) : NULL;
+		return TRUE;
+	}
 	if (k->type == KEY_STRING || k->type == KEY_PATH) {
 		if (*raw == '\0') {
 			g_set_error(error, DMEM_ERROR, DMEM_ERROR_INVALID,
@@ -271,6 +299,7 @@ char *dmem_config_to_string(const DmemConfig *cfg)
 		"uri=%s\n"
 		"interval_ms=%u\n"
 		"state_file=%s\n"
+		"metrics_file=%s\n"
 		"\n"
 		"[policy]\n"
 		"buffer_percent=%u\n"
@@ -279,12 +308,16 @@ char *dmem_config_to_string(const DmemConfig *cfg)
 		"host_pool_mib=%" G_GUINT64_FORMAT "\n"
 		"shrink_delay_s=%u\n"
 		"max_shrink_mib_per_s=%" G_GUINT64_FORMAT "\n"
+		"reclaim_unresponsive_s=%u\n"
 		"\n"
 		"[hotadd]\n"
 		"dimm_size_mib=%" G_GUINT64_FORMAT "\n",
-		cfg->uri, cfg->interval_ms, cfg->state_file, cfg->buffer_percent, cfg->weight,
+		cfg->uri, cfg->interval_ms, cfg->state_file,
+		cfg->metrics_file ? cfg->metrics_file : "",
+		cfg->buffer_percent, cfg->weight,
 		dmem_kib_to_mib(cfg->host_reserve_kib),
 		dmem_kib_to_mib(cfg->host_pool_kib), cfg->shrink_delay_s,
 		dmem_kib_to_mib(cfg->max_shrink_kib_per_s),
+		cfg->reclaim_unresponsive_s,
 		dmem_kib_to_mib(cfg->dimm_size_kib));
 }

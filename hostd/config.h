@@ -17,6 +17,7 @@ typedef struct {
 	char *uri;			/* libvirt connection URI */
 	guint interval_ms;		/* policy cycle period */
 	char *state_file;		/* published state, for dmemctl */
+	char *metrics_file;		/* Prometheus metrics; NULL: none */
 
 	/* [policy] defaults for VMs whose metadata does not say */
 	guint buffer_percent;

@@ -18,6 +18,7 @@ static void assert_defaults(const DmemConfig *cfg)
 {
 	g_assert_cmpstr(cfg->uri, ==, "qemu:///system");
 	g_assert_cmpstr(cfg->state_file, ==, "/run/dmemd/state");
+	g_assert_null(cfg->metrics_file);
 	g_assert_cmpuint(cfg->interval_ms, ==, 1000);
 	g_assert_cmpuint(cfg->buffer_percent, ==, 20);
 	g_assert_cmpuint(cfg->weight, ==, 5000);
@@ -25,6 +26,7 @@ static void assert_defaults(const DmemConfig *cfg)
 	g_assert_cmpuint(cfg->host_pool_kib, ==, 0);
 	g_assert_cmpuint(cfg->shrink_delay_s, ==, 60);
 	g_assert_cmpuint(cfg->max_shrink_kib_per_s, ==, 256 * 1024);
+	g_assert_cmpuint(cfg->reclaim_unresponsive_s, ==, 300);
 	g_assert_cmpuint(cfg->dimm_size_kib, ==, 256 * 1024);
 }
 
@@ -61,6 +63,7 @@ static void test_all_keys(void)
 	g_assert_true(load("[daemon]\n"
 			   "uri=qemu+ssh://root@h/system\n"
 			   "interval_ms=500\n"
+			   "metrics_file=/var/lib/prometheus/node-exporter/dmem.prom\n"
 			   "[policy]\n"
 			   "buffer_percent=35\n"
 			   "weight=100\n"
@@ -68,6 +71,7 @@ static void test_all_keys(void)
 			   "host_pool_mib=65536\n"
 			   "shrink_delay_s=10\n"
 			   "max_shrink_mib_per_s=64\n"
+			   "reclaim_unresponsive_s=0\n"
 			   "[hotadd]\n"
 			   "dimm_size_mib=512\n", &cfg, &error));
 	g_assert_no_error(error);
@@ -79,13 +83,17 @@ static void test_all_keys(void)
 	g_assert_cmpuint(cfg.host_pool_kib, ==, 65536ULL * 1024);
 	g_assert_cmpuint(cfg.shrink_delay_s, ==, 10);
 	g_assert_cmpuint(cfg.max_shrink_kib_per_s, ==, 64 * 1024);
+	g_assert_cmpuint(cfg.reclaim_unresponsive_s, ==, 0);
 	g_assert_cmpuint(cfg.dimm_size_kib, ==, 512 * 1024);
+	g_assert_cmpstr(cfg.metrics_file, ==, "/var/lib/prometheus/node-exporter/dmem.prom");
 
 	/* A later load starts again from the defaults. */
 	g_assert_true(load("[policy]\nweight=7\n", &cfg, &error));
 	g_assert_cmpuint(cfg.weight, ==, 7);
 	g_assert_cmpuint(cfg.interval_ms, ==, 1000);
 	g_assert_cmpstr(cfg.uri, ==, "qemu:///system");
+	g_assert_null(cfg.metrics_file);
+	g_assert_cmpuint(cfg.reclaim_unresponsive_s, ==, 300);
 	dmem_config_clear(&cfg);
 }
 
@@ -128,6 +136,10 @@ static void test_ranges(void)
 		{ "[policy]\nmax_shrink_mib_per_s=1048576\n", TRUE, NULL },
 		{ "[policy]\nmax_shrink_mib_per_s=0\n", FALSE,
 		  "[policy] max_shrink_mib_per_s=0: must be between 1 and 1048576" },
+		{ "[policy]\nreclaim_unresponsive_s=0\n", TRUE, NULL },
+		{ "[policy]\nreclaim_unresponsive_s=86400\n", TRUE, NULL },
+		{ "[policy]\nreclaim_unresponsive_s=86401\n", FALSE,
+		  "dmemd.conf: [policy] reclaim_unresponsive_s=86401: must be between 0 and 86400" },
 		{ "[hotadd]\ndimm_size_mib=128\n", TRUE, NULL },
 		{ "[hotadd]\ndimm_size_mib=1048576\n", TRUE, NULL },
 		{ "[hotadd]\ndimm_size_mib=100\n", FALSE,
@@ -169,6 +181,7 @@ static void test_bad_types(void)
 		{ "policy", "host_pool_mib" },
 		{ "policy", "shrink_delay_s" },
 		{ "policy", "max_shrink_mib_per_s" },
+		{ "policy", "reclaim_unresponsive_s" },
 		{ "hotadd", "dimm_size_mib" },
 	};
 	static const char *const values[] = {
@@ -207,9 +220,9 @@ static void test_unknown(void)
 		const char *msg;
 	} cases[] = {
 		{ "[daemon]\nurl=qemu:///system\n",
-		  "dmemd.conf: [daemon] unknown key 'url' (known keys: uri, interval_ms, state_file)" },
+		  "dmemd.conf: [daemon] unknown key 'url' (known keys: uri, interval_ms, state_file, metrics_file)" },
 		{ "[policy]\nweigth=5\n",
-		  "dmemd.conf: [policy] unknown key 'weigth' (known keys: buffer_percent, weight, host_reserve_mib, host_pool_mib, shrink_delay_s, max_shrink_mib_per_s)" },
+		  "dmemd.conf: [policy] unknown key 'weigth' (known keys: buffer_percent, weight, host_reserve_mib, host_pool_mib, shrink_delay_s, max_shrink_mib_per_s, reclaim_unresponsive_s)" },
 		{ "[hotadd]\ndimm_size=256\n",
 		  "dmemd.conf: [hotadd] unknown key 'dimm_size' (known keys: dimm_size_mib)" },
 		/* a key in the wrong group is unknown there */
@@ -246,6 +259,49 @@ static void test_state_file(void)
 				"[daemon] state_file=state: must be an absolute path"));
 	g_assert_cmpstr(cfg.state_file, ==, "/tmp/dmemd/state");
 	dmem_config_clear(&cfg);
+}
+
+/* Off unless set; an absolute path to a *.prom file, or a clear error. */
+static void test_metrics_file(void)
+{
+	static const struct {
+		const char *text;
+		const char *want;	/* NULL: off */
+		const char *msg;	/* an error */
+	} cases[] = {
+		{ "[daemon]\nmetrics_file=/var/lib/prometheus/node-exporter/dmem.prom\n",
+		  "/var/lib/prometheus/node-exporter/dmem.prom", NULL },
+		{ "[daemon]\nmetrics_file=\n", NULL, NULL },
+		{ "[daemon]\nmetrics_file=   \n", NULL, NULL },
+		{ "[daemon]\nmetrics_file = /tmp/x.prom  \n", "/tmp/x.prom", NULL },
+		{ "[daemon]\nmetrics_file=dmem.prom\n", NULL,
+		  "dmemd.conf: [daemon] metrics_file=dmem.prom: must be an absolute path" },
+		{ "[daemon]\nmetrics_file=/var/lib/prometheus/node-exporter/dmem.txt\n", NULL,
+		  "dmemd.conf: [daemon] metrics_file=/var/lib/prometheus/node-exporter/dmem.txt: "
+		  "must end in .prom (node_exporter's textfile collector reads only *.prom files)" },
+		{ "[daemon]\nmetrics_file=/var/lib/prometheus/node-exporter/\n", NULL,
+		  "metrics_file=/var/lib/prometheus/node-exporter/: must end in .prom" },
+	};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GError) error = NULL;
+		DmemConfig cfg;
+
+		dmem_config_init(&cfg);
+		g_test_message("%s", cases[i].text);
+		if (cases[i].msg) {
+			g_assert_false(load(cases[i].text, &cfg, &error));
+			g_assert_error(error, DMEM_ERROR, DMEM_ERROR_INVALID);
+			g_test_message("-> %s", error->message);
+			g_assert_nonnull(strstr(error->message, cases[i].msg));
+			assert_defaults(&cfg);
+		} else {
+			g_assert_true(load(cases[i].text, &cfg, &error));
+			g_assert_no_error(error);
+			g_assert_cmpstr(cfg.metrics_file, ==, cases[i].want);
+		}
+		dmem_config_clear(&cfg);
+	}
 }
 
 /* The shipped dmemd.conf loads to the defaults and shows every key's default. */
@@ -381,7 +437,8 @@ static void test_to_string_roundtrip(void)
 
 	dmem_config_init(&a);
 	g_assert_true(load("[daemon]\nuri=test:///default\ninterval_ms=250\n"
-			   "[policy]\nhost_pool_mib=4096\n"
+			   "metrics_file=/tmp/m.prom\n"
+			   "[policy]\nhost_pool_mib=4096\nreclaim_unresponsive_s=17\n"
 			   "[hotadd]\ndimm_size_mib=384\n", &a, &error));
 	text = dmem_config_to_string(&a);
 	dmem_config_init(&b);
@@ -392,6 +449,16 @@ static void test_to_string_roundtrip(void)
 	g_assert_cmpuint(a.host_pool_kib, ==, b.host_pool_kib);
 	g_assert_cmpuint(a.dimm_size_kib, ==, b.dimm_size_kib);
 	g_assert_cmpuint(a.weight, ==, b.weight);
+	g_assert_cmpstr(b.metrics_file, ==, "/tmp/m.prom");
+	g_assert_cmpuint(b.reclaim_unresponsive_s, ==, 17);
+	g_free(text);
+
+	/* Metrics off: written as an empty value, read back as off. */
+	g_clear_pointer(&a.metrics_file, g_free);
+	text = dmem_config_to_string(&a);
+	g_assert_nonnull(strstr(text, "\nmetrics_file=\n"));
+	g_assert_true(load(text, &b, &error));
+	g_assert_null(b.metrics_file);
 	dmem_config_clear(&a);
 	dmem_config_clear(&b);
 }
@@ -401,9 +468,12 @@ static void test_copy(void)
 	DmemConfig a, b;
 
 	dmem_config_init(&a);
+	a.metrics_file = g_strdup("/tmp/m.prom");
 	dmem_config_copy(&b, &a);
 	g_assert_true(a.uri != b.uri);
 	g_assert_cmpstr(a.uri, ==, b.uri);
+	g_assert_true(a.metrics_file != b.metrics_file);
+	g_assert_cmpstr(a.metrics_file, ==, b.metrics_file);
 	dmem_config_clear(&a);
 	dmem_config_clear(&b);
 	g_assert_null(b.uri);
@@ -414,6 +484,7 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/config/defaults", test_defaults);
 	g_test_add_func("/config/state-file", test_state_file);
+	g_test_add_func("/config/metrics-file", test_metrics_file);
 	g_test_add_func("/config/shipped", test_shipped_config);
 	g_test_add_func("/config/empty-and-comments", test_empty_and_comments);
 	g_test_add_func("/config/all-keys", test_all_keys);

@@ -31,6 +31,8 @@
 #define DMEM_INTERVAL_MS_MAX		60000
 /* Where dmemd publishes its state for dmemctl (replaced every cycle). */
 #define DMEM_STATE_PATH			"/run/dmemd/state"
+/* node_exporter's textfile collector reads only files with this suffix. */
+#define DMEM_METRICS_SUFFIX		".prom"
 
 /* [policy] and the per-VM metadata attributes that override it. */
 #define DMEM_DEFAULT_BUFFER_PERCENT	20
@@ -44,6 +46,9 @@
 #define DMEM_SHRINK_DELAY_S_MAX		86400
 #define DMEM_DEFAULT_MAX_SHRINK_MIB_PER_S 256
 #define DMEM_MAX_SHRINK_MIB_PER_S_MAX	1048576
+/* 0: never take memory from an uncooperative VM. */
+#define DMEM_DEFAULT_RECLAIM_UNRESPONSIVE_S 300
+#define DMEM_RECLAIM_UNRESPONSIVE_S_MAX	86400
 
 /* [hotadd] */
 #define DMEM_DEFAULT_DIMM_SIZE_MIB	256
