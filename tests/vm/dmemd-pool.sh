@@ -1,0 +1,204 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Many VMs, one host (real libvirtd, three TCG guests with dmem_balloon):
+#
+#   - one dmemd per host, and its state file is 0640;
+#   - `dmemctl set` refuses a minimum above startup;
+#   - contention: weights 8000 / 5000 / 2000 on a pool smaller than the
+#     joint demand, workloads started together. Sampled every 0.5 s, what
+#     the VMs hold -- by balloon actual and by the guest memory their QEMU
+#     processes have resident (host side, /proc/PID/smaps) -- never exceeds
+#     the pool by more than one DIMM; once settled, what they hold is
+#     ordered by weight, nobody is below its minimum, the highest weight is
+#     not OOM-killed, and dmemctl status and the metrics agree with virsh;
+#   - a stuck VM (its QEMU stopped) does not delay another VM's growth, is
+#     reported once, and is managed again once it runs;
+#   - a VM destroyed and started again within one interval starts afresh:
+#     no DIMM its fresh guest does not need;
+#   - minimums beyond the pool: nothing is hot-added, the overcommit is
+#     reported with its cause.
+set -uo pipefail
+source "$(dirname "$0")/../lib/dmemd.sh"
+
+POOL_MIB=2048
+DIMM_MIB=128
+dmemd_init
+interval_ms=500 shrink_delay_s=5 host_pool_mib=$POOL_MIB dimm_size_mib=$DIMM_MIB \
+	metrics_file=$VM_DIR/dmemd.prom dmemd_config
+for v in hi mid lo; do
+	vm_define "$v" startup=512 max=1536 slots=8
+done
+for v in hi mid lo; do
+	vm_start "$v"
+done
+hi=$(vm_dom hi) mid=$(vm_dom mid) lo=$(vm_dom lo)
+
+# ---- settings through dmemctl, with the minimum rule -----------------------
+check "dmemctl set refuses a minimum above startup" \
+	bash -c "out=\$('$DMEM_TOP/hostd/dmemctl' --config '$DMEMD_CONF' set '$hi' --minimum 600M 2>&1); rc=\$?; echo \"# \$out\"; [ \$rc -ne 0 ] && echo \"\$out\" | grep -q 'above startup'"
+check "and left the VM's metadata alone" \
+	bash -c "! virsh -q -c '$DMEM_URI' metadata '$hi' urn:dmem:1 --config 2>/dev/null | grep -q minimum"
+w=(8000 5000 2000)
+i=0
+for v in hi mid lo; do
+	dmemctl set "$(vm_dom "$v")" --minimum 384M --weight "${w[i]}" >/dev/null ||
+		bail "dmemctl set $v failed"
+	i=$((i + 1))
+done
+
+dmemd_start
+
+# ---- one instance ----------------------------------------------------------
+second=$(timeout 20 "$DMEM_TOP/hostd/dmemd" --foreground --config "$DMEMD_CONF" 2>&1)
+rc=$?
+tap_diag "second dmemd: $second"
+check "a second dmemd refuses to start" \
+	bash -c "[ $rc -ne 0 ] && [ $rc -ne 124 ] && echo '$second' | grep -q 'another dmemd (pid $DMEMD_PID) is running'"
+check "the state file is mode 0640" test "$(stat -c %a "$DMEMD_STATE")" = 640
+check "the state file belongs to group libvirt" \
+	test "$(stat -c %G "$DMEMD_STATE")" = libvirt
+
+status_in() { local s; s=$(dmemd_vm_json "$1" status); [[ " $2 " == *" $s "* ]]; }
+for v in hi mid lo; do
+	vm_wait 30 status_in "$v" "OK Low" || bail "$v is not managed: $(dmemd_vm_json "$v" reason)"
+done
+
+# ---- the sampler -------------------------------------------------------------
+SAMPLES=$VM_DIR/samples
+sampler() {
+	local v a r sa sr
+	while :; do
+		sa=0 sr=0
+		for v in hi mid lo; do
+			a=$(vm_balloon_kib "$v" actual 2>/dev/null)
+			r=$(vm_guest_rss_kib "$v" 2>/dev/null)
+			sa=$((sa + ${a:-0})) sr=$((sr + ${r:-0}))
+		done
+		echo "$(date +%s.%N) $sa $sr"
+		sleep 0.5
+	done
+}
+sampler >"$SAMPLES" 2>/dev/null &
+SAMPLER=$!
+stop_sampler() { [ -n "${SAMPLER:-}" ] && kill "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null; SAMPLER=; }
+trap 'stop_sampler; dmemd_cleanup' EXIT
+
+check "QEMU's guest memory is visible from the host" \
+	test "$(vm_guest_rss_kib hi)" -gt $((64 * 1024))
+
+# ---- contention --------------------------------------------------------------
+for v in hi mid lo; do
+	vm_exec "$v" '(memhog -m 640 -s 32 -i 300 -t 30; echo exit=$?) >/tmp/hog.log 2>&1 &' >/dev/null
+done
+hog_done() { vm_exec "$1" 'grep -q "^exit=" /tmp/hog.log'; }
+# Settled: the workloads hold their memory; read the numbers before they end.
+sleep 20
+dmemctl status | sed 's/^/# /'
+held() { dmemd_vm_json "$1" held_kib; }
+h_hi=$(held hi) h_mid=$(held mid) h_lo=$(held lo)
+tap_diag "held (MiB): hi $((h_hi / 1024)), mid $((h_mid / 1024)), lo $((h_lo / 1024)); pool $POOL_MIB"
+check "held memory is ordered by weight (8000 >= 5000 >= 2000)" \
+	test "$h_hi" -ge "$h_mid" -a "$h_mid" -ge "$h_lo"
+check "the highest weight holds more than the lowest" test "$h_hi" -gt "$h_lo"
+for v in hi mid lo; do
+	check "$v is not below its minimum (384 MiB)" \
+		test "$(vm_balloon_kib "$v" actual)" -ge $((384 * 1024 - 8 * 1024))
+done
+agree() {
+	local v a b
+	for v in hi mid lo; do
+		a=$(dmemd_vm_json "$v" assigned_kib)
+		b=$(vm_balloon_kib "$v" actual)
+		near "$a" "$b" $((16 * 1024)) || return 1
+	done
+}
+check "dmemctl status --json agrees with virsh dommemstat" vm_wait 10 agree
+metric() { awk -v d="$(vm_dom "$1")" -v m="$2" '$1 == m "{domain=\"" d "\"}" {print $2}' "$VM_DIR/dmemd.prom"; }
+metrics_agree() {
+	local v a b
+	for v in hi mid lo; do
+		a=$(metric "$v" dmem_vm_assigned_bytes)
+		b=$(vm_balloon_kib "$v" actual)
+		[ -n "$a" ] && near "$((${a%.*} / 1024))" "$b" $((16 * 1024)) || return 1
+	done
+}
+check "the metrics file agrees with virsh dommemstat" vm_wait 10 metrics_agree
+check "the metrics file has the pool" grep -q "^dmem_pool_bytes $((POOL_MIB * 1024 * 1024))" "$VM_DIR/dmemd.prom"
+for v in hi mid lo; do vm_wait 60 hog_done "$v"; done
+for v in hi mid lo; do
+	tap_diag "$v: $(vm_exec "$v" 'tail -n 1 /tmp/hog.log') OOM kills: $(vm_exec "$v" 'dmesg | grep -c "Killed process"')"
+done
+check "no OOM kill in the highest-weight VM" \
+	vm_exec hi '! dmesg | grep -qE "Out of memory|Killed process|oom-kill"'
+check "its workload finished" vm_exec hi 'grep -q "^exit=0" /tmp/hog.log'
+
+# ---- a stuck VM does not delay the others ------------------------------------
+# The workloads are over: the surplus goes back after the shrink delay.
+sleep 8
+lo_pid=$(vm_qemu_pid lo)
+mid0=$(vm_balloon_kib mid actual)
+kill -STOP "$lo_pid"
+stopped_at=$(date +%s)
+sleep 2
+vm_exec mid '(memhog -m 700 -s 700 -t 15; echo exit=$?) >/tmp/hog2.log 2>&1 &' >/dev/null
+t0=$(date +%s.%N)
+grew() { [ "$(vm_balloon_kib mid actual)" -ge $((mid0 + 128 * 1024)) ]; }
+vm_wait 20 grew
+grew_rc=$?
+t1=$(date +%s.%N)
+tap_diag "mid grew from $((mid0 / 1024)) MiB to $(($(vm_balloon_kib mid actual) / 1024)) MiB in $(echo "$t1 - $t0" | bc) s while lo's QEMU is stopped"
+check "another VM grows while one VM's QEMU is stopped" test "$grew_rc" -eq 0
+check "and in time (under 6 s from its demand step)" \
+	test "$(echo "$t1 - $t0 < 6" | bc)" -eq 1
+check "the stopped VM is reported Unresponsive" vm_wait 10 status_in lo Unresponsive
+tap_diag "lo: $(dmemd_vm_json lo reason)"
+check "the healthy VM is not" status_in mid "OK Low Warning"
+sleep $((stopped_at + 30 - $(date +%s)))
+kill -CONT "$lo_pid"
+check "after SIGCONT the stopped VM is managed again" vm_wait 20 status_in lo "OK Low"
+check "dmemd logged the stall once" \
+	test "$(grep -c "$lo: libvirt call .* has not returned" "$DMEMD_LOG")" -eq 1
+check "and its end" dmemd_log_has "$lo: libvirt call"
+check "mid's workload finished" vm_wait 30 bash -c "'$DMEM_TOP/tests/build/dmem-vmexec' -t 10 '$VM_DIR/mid.agent.sock' 'grep -q ^exit=0 /tmp/hog2.log'"
+
+stop_sampler
+worst_actual=$(awk -v p=$((POOL_MIB * 1024)) 'BEGIN { w = -1e18 } { if ($2 - p > w) w = $2 - p } END { print int(w / 1024) }' "$SAMPLES")
+worst_rss=$(awk -v p=$((POOL_MIB * 1024)) 'BEGIN { w = -1e18 } { if ($3 - p > w) w = $3 - p } END { print int(w / 1024) }' "$SAMPLES")
+tap_diag "$(wc -l <"$SAMPLES") samples; worst (sum - pool): by actual $worst_actual MiB, by QEMU guest RSS $worst_rss MiB (negative: under the pool)"
+check "what the VMs hold by actual never exceeded the pool by more than a DIMM" \
+	test "$worst_actual" -le "$DIMM_MIB"
+check "what their QEMUs have resident never exceeded the pool by more than a DIMM" \
+	test "$worst_rss" -le "$DIMM_MIB"
+
+# ---- restart within one interval ---------------------------------------------
+vm_virsh destroy "$mid" >/dev/null && vm_virsh start "$mid" >/dev/null ||
+	bail "cannot restart $mid"
+"$DMEM_TOP/tests/build/dmem-vmexec" -w 180 -t 10 "$VM_DIR/mid.agent.sock" 'echo ok' >/dev/null ||
+	bail "mid did not come back"
+check "dmemd saw the new boot" vm_wait 10 dmemd_log_has "$mid: restarted"
+sleep 5
+tap_diag "restarted mid: $(dmemctl status | grep "$mid")"
+check "the fresh guest got no DIMM (its demand needs none)" test "$(vm_dimms mid)" -eq 0
+check "and keeps its startup size" \
+	near "$(vm_balloon_kib mid actual)" $((512 * 1024)) $((16 * 1024))
+
+# ---- minimums beyond the pool --------------------------------------------------
+dimms0=$(( $(vm_dimms hi) + $(vm_dimms mid) + $(vm_dimms lo) ))
+sed -i 's/^host_pool_mib=.*/host_pool_mib=1024/' "$DMEMD_CONF"
+kill -HUP "$DMEMD_PID"
+for v in hi mid lo; do vm_exec "$v" '(memhog -m 420 -t 10 >/dev/null 2>&1 &)' >/dev/null; done
+overcommitted() { dmemctl status --json | jq -e '.dmemd.overcommit_kib > 0 and (.dmemd.overcommit_reason | test("minimums"))' >/dev/null; }
+check "minimums beyond the pool are reported as the overcommit's cause" vm_wait 15 overcommitted
+tap_diag "$(dmemctl status --json | jq -r ".dmemd.overcommit_reason")"
+sleep 5
+check "and nothing is hot-added beyond the pool" \
+	test "$(( $(vm_dimms hi) + $(vm_dimms mid) + $(vm_dimms lo) ))" -eq "$dimms0"
+check "dmemd logged the overcommit" dmemd_log_has "is overcommitted by"
+
+for v in hi mid lo; do
+	check "$v: the guest kernel log is clean" vm_dmesg_clean "$v"
+done
+check "dmemd stops cleanly" dmemd_stop
+check "dmemd removed its metrics file on exit" test ! -e "$VM_DIR/dmemd.prom"
+tap_done
