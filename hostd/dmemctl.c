@@ -9,15 +9,18 @@
  *
  * "set" edits the VM's <dmem/> metadata element through libvirt (the same
  * element `virsh metadata` writes); dmemd picks the change up live, and it
- * works with dmemd stopped. "status" and "explain" read the state dmemd
+ * works with dmemd stopped. A minimum that breaks minimum <= startup <=
+ * maximum is refused before anything is written. "status" and "explain" read the state dmemd
  * publishes every cycle (dmemd.conf's [daemon] state_file).
  * Exit status: 0 success, 1 failure, 2 usage error.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <glib.h>
 #include <libvirt/libvirt.h>
@@ -25,8 +28,10 @@
 
 #include "config.h"
 #include "dmem_defaults.h"
+#include "domxml.h"
 #include "error.h"
 #include "metadata.h"
+#include "settings.h"
 #include "state.h"
 #include "status.h"
 
@@ -178,6 +183,44 @@ static virDomainPtr lookup_domain(virConnectPtr conn, const char *name)
 }
 
 /*
+ * The Hyper-V rule, minimum <= startup <= maximum, for the minimum in @md
+ * against the VM's startup and maximum: those of its persistent definition
+ * (what dmemd uses), or of its live one for a transient VM. FALSE, with a
+ * message, when the rule is broken or the sizes cannot be read.
+ */
+static gboolean check_minimum(virDomainPtr dom, const char *vm, gboolean persistent,
+			      const DmemMetadata *md)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *why = NULL;
+	dmem_kib_t startup_kib, maximum_kib;
+	DmemDomainXml xml;
+	char *text;
+	gboolean ok;
+
+	text = virDomainGetXMLDesc(dom, persistent ? VIR_DOMAIN_XML_INACTIVE : 0);
+	if (!text) {
+		g_printerr("dmemctl: %s: cannot read its definition to check the minimum: %s\n",
+			   vm, libvirt_error());
+		return FALSE;
+	}
+	ok = dmem_domxml_parse(text, &xml, &error);
+	free(text);
+	if (!ok) {
+		g_printerr("dmemctl: %s: cannot check the minimum: %s\n", vm, error->message);
+		return FALSE;
+	}
+	dmem_settings_sizes(&xml, &startup_kib, &maximum_kib);
+	why = dmem_settings_check_bounds(dmem_mib_to_kib(md->minimum_mib), startup_kib,
+					 maximum_kib);
+	if (why) {
+		g_printerr("dmemctl: %s: %s; nothing changed\n", vm, why);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/*
  * Read-modify-write the <dmem/> element: the persistent definition is the
  * reference (it is what survives a restart); the result is written to the
  * persistent definition and, when the VM runs, to the live one.
@@ -240,6 +283,9 @@ static int apply_settings(const GlobalOptions *opts, const char *vm,
 	}
 
 	dmem_metadata_merge(&md, update);
+	/* Only a new minimum is checked: other settings cannot break the rule. */
+	if (update->has_minimum && !check_minimum(dom, vm, persistent, &md))
+		goto out;
 	new_xml = dmem_metadata_format(&md);
 	if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, new_xml,
 				 DMEM_METADATA_KEY, DMEM_METADATA_URI,
@@ -264,7 +310,7 @@ static int cmd_set(const GlobalOptions *opts, int argc, char **argv)
 	SetOptions o = { 0 };
 	const GOptionEntry entries[] = {
 		{ "minimum", 0, 0, G_OPTION_ARG_STRING, &o.minimum,
-		  "Never give the VM less than SIZE (default: its startup memory)",
+		  "Never give the VM less than SIZE (default and most: its startup memory)",
 		  "SIZE" },
 		{ "buffer", 0, 0, G_OPTION_ARG_STRING, &o.buffer,
 		  "Memory to give above demand, percent (0-"
@@ -323,6 +369,22 @@ static gboolean pid_alive(gint64 pid)
 }
 
 /*
+ * Whether @path is there but not ours to read. The state file is 0640, group
+ * libvirt: that is the one failure a user can fix alone, so it gets its own
+ * message.
+ */
+static gboolean permission_denied(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		close(fd);
+		return FALSE;
+	}
+	return errno == EACCES;
+}
+
+/*
  * Read dmemd's published state. Exit status (1) and a message a user can act
  * on when there is none; @stale_out says why it cannot be trusted.
  */
@@ -341,6 +403,11 @@ static int read_state(const GlobalOptions *opts, const char *what, DmemState *st
 			g_printerr("dmemctl: %s: dmemd is not running (no state at %s; "
 				   "start it with 'systemctl start dmemd')\n", what,
 				   cfg.state_file);
+		else if (permission_denied(cfg.state_file))
+			g_printerr("dmemctl: %s: cannot read %s: permission denied; the "
+				   "state is readable by root and the libvirt group (add "
+				   "yourself: adduser $USER libvirt, then log in again)\n",
+				   what, cfg.state_file);
 		else
 			g_printerr("dmemctl: %s: cannot read dmemd's state: %s\n",
 				   what, error->message);

@@ -71,7 +71,7 @@ printf '[daemon]\ninterval_ms=5\n' >"$T/bad-range.conf"
 printf '[nonsense]\n' >"$T/bad-group.conf"
 printf 'not a key file\n' >"$T/malformed.conf"
 
-echo "1..54"
+echo "1..57"
 
 # ---- dmemd ----------------------------------------------------------------
 expect "dmemd --version" 0 out "dmemd $VERSION" -- "$DMEMD" --version
@@ -202,12 +202,39 @@ expect "set writes the metadata element" 0 out \
 	--weight 100 --disable
 expect "set on an unknown VM names it" 1 err "no VM named 'nosuch'" -- \
 	"$DMEMCTL" --connect test:///default set nosuch --weight 1
+expect "set refuses a minimum above the startup memory" 1 err \
+	"test: minimum 3072 MiB is above startup 2048 MiB (minimum <= startup <= maximum); nothing changed" -- \
+	"$DMEMCTL" --connect test:///default set test --minimum 3G --weight 1
+expect "set without a reachable libvirt says so" 1 err \
+	"dmemctl: cannot connect to qemu:///system?socket=$T/no-libvirtd:" -- \
+	"$DMEMCTL" --connect "qemu:///system?socket=$T/no-libvirtd" set test --weight 1
 expect "status --bogus" 2 err "Unknown option --bogus" -- "$DMEMCTL" status --bogus
 expect "explain without a VM" 2 err "which VM?" -- "$DMEMCTL" explain
 expect "explain with two VMs" 2 err "unexpected argument" -- "$DMEMCTL" explain a b
 
-if [ "$n" -ne 54 ]; then
-	echo "# plan mismatch: ran $n tests, planned 54"
+# A state file the user may not read: what to do about it. Needs root, to
+# run dmemctl as nobody (who must be able to reach the binary).
+desc="status on an unreadable state names the libvirt group"
+as_nobody() {
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
+}
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null &&
+   as_nobody "$DMEMCTL" --version >/dev/null 2>&1; then
+	chmod 711 "$T"
+	mkdir -m 755 "$T/perm"
+	printf '[daemon]\nstate_file=%s\n' "$T/perm/state" >"$T/perm/perm.conf"
+	chmod 644 "$T/perm/perm.conf"
+	: >"$T/perm/state"
+	chmod 600 "$T/perm/state"
+	expect "$desc" 1 err \
+		"cannot read $T/perm/state: permission denied; the state is readable by root and the libvirt group" -- \
+		as_nobody "$DMEMCTL" --config "$T/perm/perm.conf" status
+else
+	ok "$desc # SKIP needs root, setpriv and a dmemctl that nobody may run"
+fi
+
+if [ "$n" -ne 57 ]; then
+	echo "# plan mismatch: ran $n tests, planned 57"
 	failed=$((failed + 1))
 fi
 [ "$failed" -eq 0 ]
