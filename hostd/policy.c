@@ -269,9 +269,12 @@ static void held_status(const DmemVmDecision *d, DmemVmDecision *out)
 	char why[DMEM_REASON_MAX];
 
 	g_strlcpy(why, d->reason, sizeof(why));
-	set_reason(out, "%s; holds " MIB_FMT " for %" G_GINT64_FORMAT " s%s", why,
-		   MIB(d->held_kib), d->held_for_s,
-		   d->reclaiming ? ", reclaiming: others are short" : "");
+	if (d->held_for_s)
+		set_reason(out, "%s; holds " MIB_FMT " for %" G_GINT64_FORMAT " s%s", why,
+			   MIB(d->held_kib), d->held_for_s,
+			   d->reclaiming ? ", reclaiming: others are short" : "");
+	else
+		set_reason(out, "%s; holds " MIB_FMT, why, MIB(d->held_kib));
 }
 
 /* How much more @d's VM holds than it is given: what overcommits the pool. */
@@ -351,7 +354,7 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 	DmemPoolDecision pool = { .pool_kib = bound(h->pool_kib) };
 	dmem_kib_t budget, room, wanted = 0;
 	gsize nflex = 0, ngrow = 0;
-	gboolean minimums_short = FALSE;
+	gboolean minimums_short = FALSE, cut = FALSE;
 
 	/* 1, 2. classify and account. */
 	for (gsize i = 0; i < n; i++) {
@@ -401,15 +404,16 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 		d->alloc_kind = dmem_alloc_kind(&c[k], minimums_short);
 		if (d->allocation_kib > t[flex[k]].held)
 			wanted = sat_add(wanted, d->allocation_kib - t[flex[k]].held);
+		cut |= c[k].give < c[k].ideal;
 	}
 
 	/*
-	 * 4. time. Someone is short when growth cannot be paid from the part
-	 * of the pool nobody holds, and everyone is when the VMs hold more
-	 * than the pool.
+	 * 4. time. Someone is short when the arbitration could not give a VM
+	 * its ideal, or its growth cannot be paid from the part of the pool
+	 * nobody holds, and everyone is when the VMs hold more than the pool.
 	 */
 	room = sat_sub(pool.pool_kib, pool.committed_kib);
-	pool.contention = pool.committed_kib > pool.pool_kib || wanted > room;
+	pool.contention = pool.committed_kib > pool.pool_kib || wanted > room || cut;
 	for (gsize k = 0; k < nflex; k++) {
 		gsize i = flex[k];
 

@@ -152,11 +152,12 @@ void dmem_jobs_watch(DmemVirt *v, gint64 now_us)
 
 		if (!what || vm->job->stuck || for_s < DMEM_JOB_STUCK_S)
 			continue;
+		/* The policy holds the VM and its status change says why:
+		 * one warning per stall. */
 		vm->job->stuck = TRUE;
 		v->stuck_jobs++;
-		g_warning("%s: libvirt call (%s) has not returned for %" G_GINT64_FORMAT
-			  " s: the VM is held until it does; other VMs go on",
-			  vm->name, what, for_s);
+		g_debug("%s: libvirt call (%s) has not returned for %" G_GINT64_FORMAT
+			" s: one more worker for the others", vm->name, what, for_s);
 	}
 	if (v->workers)
 		g_thread_pool_set_max_threads(v->workers, DMEM_WORKERS + (int)v->stuck_jobs,

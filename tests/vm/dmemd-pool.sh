@@ -89,14 +89,18 @@ check "QEMU's guest memory is visible from the host" \
 
 # ---- contention --------------------------------------------------------------
 for v in hi mid lo; do
-	vm_exec "$v" '(memhog -m 640 -s 32 -i 300 -t 30; echo exit=$?) >/tmp/hog.log 2>&1 &' >/dev/null
+	vm_exec "$v" '(memhog -m 640 -s 16 -i 500 -t 25; echo exit=$?) >/tmp/hog.log 2>&1 &' >/dev/null
 done
 hog_done() { vm_exec "$1" 'grep -q "^exit=" /tmp/hog.log'; }
-# Settled: the workloads hold their memory; read the numbers before they end.
-sleep 20
+# Settled: 20 s of ramp, then the workloads hold their memory; read the
+# numbers before they end.
+sleep 32
 dmemctl status | sed 's/^/# /'
 held() { dmemd_vm_json "$1" held_kib; }
 h_hi=$(held hi) h_mid=$(held mid) h_lo=$(held lo)
+for v in hi mid lo; do
+	tap_diag "$v: QEMU rss $(($(dmemd_vm_json "$v" rss_kib) / 1024)) MiB, learned QEMU overhead $(($(dmemd_vm_json "$v" overhead_kib) / 1024)) MiB, guest memory resident (smaps) $(($(vm_guest_rss_kib "$v") / 1024)) MiB"
+done
 tap_diag "held (MiB): hi $((h_hi / 1024)), mid $((h_mid / 1024)), lo $((h_lo / 1024)); pool $POOL_MIB"
 check "held memory is ordered by weight (8000 >= 5000 >= 2000)" \
 	test "$h_hi" -ge "$h_mid" -a "$h_mid" -ge "$h_lo"
@@ -157,9 +161,10 @@ check "the healthy VM is not" status_in mid "OK Low Warning"
 sleep $((stopped_at + 30 - $(date +%s)))
 kill -CONT "$lo_pid"
 check "after SIGCONT the stopped VM is managed again" vm_wait 20 status_in lo "OK Low"
+grep -F "$lo:" "$DMEMD_LOG" | grep -E "Unresponsive|again|libvirt call" | sed 's/^/# /'
 check "dmemd logged the stall once" \
-	test "$(grep -c "$lo: libvirt call .* has not returned" "$DMEMD_LOG")" -eq 1
-check "and its end" dmemd_log_has "$lo: libvirt call"
+	test "$(grep -F "$lo:" "$DMEMD_LOG" | grep -c "WARNING.*Unresponsive")" -eq 1
+check "and its end" grep -qE "$lo: (OK|Low) again" "$DMEMD_LOG"
 check "mid's workload finished" vm_wait 30 bash -c "'$DMEM_TOP/tests/build/dmem-vmexec' -t 10 '$VM_DIR/mid.agent.sock' 'grep -q ^exit=0 /tmp/hog2.log'"
 
 stop_sampler
@@ -172,16 +177,22 @@ check "what their QEMUs have resident never exceeded the pool by more than a DIM
 	test "$worst_rss" -le "$DIMM_MIB"
 
 # ---- restart within one interval ---------------------------------------------
-vm_virsh destroy "$mid" >/dev/null && vm_virsh start "$mid" >/dev/null ||
-	bail "cannot restart $mid"
+# dmemd is stopped meanwhile, so that it cannot see the VM gone: to it the
+# restart happens between two cycles.
+mid_live0=$(dmemd_vm_json mid live_kib)
+kill -STOP "$DMEMD_PID"
+vm_virsh destroy "$mid" >/dev/null && vm_virsh start "$mid" >/dev/null
+restarted=$?
+kill -CONT "$DMEMD_PID"
+[ "$restarted" -eq 0 ] || bail "cannot restart $mid"
+check "dmemd sees the new boot" vm_wait 10 dmemd_log_has "$mid: restarted"
 "$DMEM_TOP/tests/build/dmem-vmexec" -w 180 -t 10 "$VM_DIR/mid.agent.sock" 'echo ok' >/dev/null ||
 	bail "mid did not come back"
-check "dmemd saw the new boot" vm_wait 10 dmemd_log_has "$mid: restarted"
-sleep 5
-tap_diag "restarted mid: $(dmemctl status | grep "$mid")"
-check "the fresh guest got no DIMM (its demand needs none)" test "$(vm_dimms mid)" -eq 0
-check "and keeps its startup size" \
-	near "$(vm_balloon_kib mid actual)" $((512 * 1024)) $((16 * 1024))
+sleep 4
+tap_diag "mid before the restart: live $((mid_live0 / 1024)) MiB; after: $(dmemctl status | grep "$mid")"
+check "the fresh guest gets no DIMM (its demand needs none)" test "$(vm_dimms mid)" -eq 0
+check "and no more than its startup size" \
+	test "$(vm_balloon_kib mid actual)" -le $((512 * 1024))
 
 # ---- minimums beyond the pool --------------------------------------------------
 dimms0=$(( $(vm_dimms hi) + $(vm_dimms mid) + $(vm_dimms lo) ))
@@ -196,8 +207,11 @@ check "and nothing is hot-added beyond the pool" \
 	test "$(( $(vm_dimms hi) + $(vm_dimms mid) + $(vm_dimms lo) ))" -eq "$dimms0"
 check "dmemd logged the overcommit" dmemd_log_has "is overcommitted by"
 
-for v in hi mid lo; do
-	check "$v: the guest kernel log is clean" vm_dmesg_clean "$v"
+check "hi: the guest kernel log is clean" vm_dmesg_clean hi
+# The others may have had an OOM kill (its report has a call trace).
+for v in mid lo; do
+	check "$v: the guest kernel log has no warning" \
+		vm_exec "$v" '! dmesg | grep -E "WARNING:|BUG:|Oops|general protection|UBSAN|KASAN|refcount_t"'
 done
 check "dmemd stops cleanly" dmemd_stop
 check "dmemd removed its metrics file on exit" test ! -e "$VM_DIR/dmemd.prom"
