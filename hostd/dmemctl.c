@@ -30,6 +30,7 @@
 #include "dmem_defaults.h"
 #include "domxml.h"
 #include "error.h"
+#include "explain.h"
 #include "metadata.h"
 #include "settings.h"
 #include "state.h"
@@ -477,6 +478,7 @@ out:
 
 static int cmd_explain(const GlobalOptions *opts, int argc, char **argv)
 {
+	g_autofree char *text = NULL;
 	g_autoptr(GOptionContext) ctx = g_option_context_new("VM - why a VM has the memory it has");
 	g_autoptr(GError) error = NULL;
 	g_autofree char *stale = NULL;
@@ -515,11 +517,8 @@ static int cmd_explain(const GlobalOptions *opts, int argc, char **argv)
 		ret = EXIT_FAILURE;
 		goto out;
 	}
-	if (found->explain)
-		fputs(found->explain, stdout);
-	else
-		printf("%s: %s: %s\n  dmemd does not change this VM.\n", found->name,
-		       found->status, found->reason ? found->reason : "");
+	text = dmem_explain_state(&st, found);
+	fputs(text, stdout);
 out:
 	dmem_state_clear(&st);
 	return ret;

@@ -29,6 +29,7 @@
 #include "config.h"
 #include "dmem_defaults.h"
 #include "error.h"
+#include "explain.h"
 #include "hostmem.h"
 #include "instance.h"
 #include "metrics.h"
@@ -105,27 +106,24 @@ static void notify_status(Dmemd *d, const char *status)
 	dmem_notify("STATUS=%s", status);
 }
 
-static void publish_vm(DmemState *st, const DmemVm *vm, const DmemPolicyParams *p,
-		       const DmemPoolDecision *pool)
+static void publish_vm(DmemState *st, const DmemVm *vm)
 {
 	const DmemVmDecision *dec = &vm->decision;
 	DmemStateVm *s = dmem_state_add_vm(st);
-	g_autofree char *explain = dmem_policy_explain(p, &vm->input, dec, pool);
 
 	s->name = g_strdup(vm->name);
 	s->uuid = g_strdup(vm->uuid);
 	s->state = g_strdup(domain_state_name(vm->state));
 	s->status = g_strdup(dmem_status_name(dec->status));
 	s->reason = g_strdup(dec->reason);
-	s->explain = vm->failure ?
-		g_strdup_printf("%s  last failed action: %s\n", explain, vm->failure) :
-		g_steal_pointer(&explain);
+	s->failure = g_strdup(vm->failure);
 	s->managed = dec->managed;
 	s->startup_kib = vm->input.startup_kib;
 	s->minimum_kib = vm->input.minimum_kib;
 	s->maximum_kib = vm->input.maximum_kib;
 	s->assigned_kib = vm->actual_kib;
-	s->target_kib = vm->target_known ? vm->target_kib : vm->actual_kib;
+	s->target_kib = dec->managed ? dec->target_kib :
+			vm->target_known ? vm->target_kib : vm->actual_kib;
 	s->live_kib = vm->live.memory_kib;
 	s->balloon_kib = vm->live.memory_kib > vm->actual_kib ?
 			 vm->live.memory_kib - vm->actual_kib : 0;
@@ -137,7 +135,8 @@ static void publish_vm(DmemState *st, const DmemVm *vm, const DmemPolicyParams *
 	s->held_kib = dec->managed ? dec->held_kib : MAX(vm->actual_kib, vm->input.target_kib);
 	s->rss_kib = vm->rss_kib;
 	s->overhead_kib = dec->qemu_overhead_kib;
-	s->held_for_s = dec->held ? MAX(dec->held_for_s, 1) : 0;
+	s->held_for_s = dec->held_for_s;
+	dmem_explain_record(&vm->input, dec, &s->decision);
 }
 
 /* The same state for node_exporter's textfile collector; errors once each. */
@@ -175,7 +174,12 @@ static void publish(Dmemd *d, GPtrArray *vms, const DmemPolicyParams *p,
 	st.dry_run = d->dry_run;
 	st.host_available_kib = host_available_kib;
 	st.cycle_us = d->cycle_us;
+	st.shrink_delay_s = p->shrink_delay_s;
+	st.max_shrink_kib_per_s = p->max_shrink_kib_per_s;
+	st.dimm_size_kib = p->dimm_size_kib;
+	st.reclaim_unresponsive_s = p->reclaim_unresponsive_s;
 	if (pool) {
+		st.minimums_exceed_pool = pool->minimums_exceed_pool;
 		st.pool_kib = pool->pool_kib;
 		st.committed_kib = pool->committed_kib;
 		st.free_kib = pool->free_kib;
@@ -187,7 +191,7 @@ static void publish(Dmemd *d, GPtrArray *vms, const DmemPolicyParams *p,
 		st.contention = pool->contention;
 	}
 	for (guint i = 0; vms && i < vms->len; i++)
-		publish_vm(&st, vms->pdata[i], p, pool);
+		publish_vm(&st, vms->pdata[i]);
 	for (guint i = 0; vms && d->virt->inactive && i < d->virt->inactive->len; i++) {
 		const DmemInactiveVm *vm = d->virt->inactive->pdata[i];
 		DmemStateVm *s = dmem_state_add_vm(&st);

@@ -3,9 +3,38 @@
  * explain.c - a policy decision in words, for `dmemctl explain`.
  *
  * Pure formatting of the policy's input and output: it states the numbers
- * the decision was made from and the rule that decided.
+ * the decision was made from and the rule that decided. dmemd publishes
+ * those numbers in its state (dmem_explain_record()) and dmemctl tells
+ * them (dmem_explain_state()): the text is made when someone asks.
  */
-#include "policy.h"
+#include <stdarg.h>
+
+#include "explain.h"
+
+/*
+ * printf into @s through a stack buffer: appendf()
+ * allocates a temporary string per call, and dmemd explains every VM every
+ * cycle (a thousand VMs: a few thousand calls a second).
+ */
+static void appendf(GString *s, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static void appendf(GString *s, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = g_vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (gsize)n < sizeof(buf)) {
+		g_string_append_len(s, buf, n);
+		return;
+	}
+	va_start(ap, fmt);
+	g_string_append_vprintf(s, fmt, ap);
+	va_end(ap);
+}
 
 #define MIB_FMT "%" G_GUINT64_FORMAT " MiB"
 #define MIB(kib) (((kib) + DMEM_KIB_PER_MIB / 2) / DMEM_KIB_PER_MIB)
@@ -30,15 +59,15 @@ static const char *alloc_text(DmemAllocKind kind)
 char *dmem_policy_explain(const DmemPolicyParams *p, const DmemVmInput *vm,
 			  const DmemVmDecision *d, const DmemPoolDecision *pool)
 {
-	GString *s = g_string_new(NULL);
+	GString *s = g_string_sized_new(1024);
 
-	g_string_append_printf(s, "%s: %s: %s\n", vm->name ? vm->name : "VM",
+	appendf(s, "%s: %s: %s\n", vm->name ? vm->name : "VM",
 			       dmem_status_name(d->status), d->reason);
-	g_string_append_printf(s, "  settings: startup " MIB_FMT ", minimum " MIB_FMT
+	appendf(s, "  settings: startup " MIB_FMT ", minimum " MIB_FMT
 			       ", maximum " MIB_FMT ", buffer %u%%, weight %u\n",
 			       MIB(vm->startup_kib), MIB(vm->minimum_kib),
 			       MIB(vm->maximum_kib), vm->buffer_percent, vm->weight);
-	g_string_append_printf(s, "  memory: assigned " MIB_FMT ", balloon target "
+	appendf(s, "  memory: assigned " MIB_FMT ", balloon target "
 			       MIB_FMT ", live size " MIB_FMT ", %u DIMM slot%s free\n",
 			       MIB(vm->assigned_kib), MIB(vm->target_kib),
 			       MIB(vm->live_kib), vm->free_slots,
@@ -49,43 +78,43 @@ char *dmem_policy_explain(const DmemPolicyParams *p, const DmemVmInput *vm,
 		return g_string_free(s, FALSE);
 	}
 	if (d->max_kib < vm->maximum_kib)
-		g_string_append_printf(s, "  reachable maximum: " MIB_FMT
+		appendf(s, "  reachable maximum: " MIB_FMT
 				       " (live size plus whole %" G_GUINT64_FORMAT
 				       " MiB DIMMs in the free slots)\n",
 				       MIB(d->max_kib), MIB(p->dimm_size_kib));
 	if (d->min_kib < vm->minimum_kib)
-		g_string_append_printf(s, "  the minimum cannot be reached; honoured up to "
+		appendf(s, "  the minimum cannot be reached; honoured up to "
 				       MIB_FMT "\n", MIB(d->min_kib));
 
-	g_string_append_printf(s, "  holds: " MIB_FMT " on the host = max(balloon target, "
+	appendf(s, "  holds: " MIB_FMT " on the host = max(balloon target, "
 			       "assigned%s)\n", MIB(d->held_kib),
 			       vm->rss_kib ? ", QEMU resident - QEMU overhead" : "");
 	if (d->held_by_rss)
-		g_string_append_printf(s, "  QEMU resident memory " MIB_FMT " minus its learned "
+		appendf(s, "  QEMU resident memory " MIB_FMT " minus its learned "
 				       "overhead " MIB_FMT " is more than the balloon says\n",
 				       MIB(vm->rss_kib), MIB(d->qemu_overhead_kib));
 	if (d->held) {
-		g_string_append_printf(s, "  uncooperative for %" G_GINT64_FORMAT " s: never "
+		appendf(s, "  uncooperative for %" G_GINT64_FORMAT " s: never "
 				       "given more; counted at what it holds\n",
 				       d->held_for_s);
 		if (d->reclaiming)
-			g_string_append_printf(s, "  reclaiming: other VMs are short and it has been "
+			appendf(s, "  reclaiming: other VMs are short and it has been "
 					       "uncooperative for over reclaim_unresponsive_s=%u; "
 					       "never below its minimum nor what its guest last "
 					       "reported in use plus its floor\n",
 					       p->reclaim_unresponsive_s);
 		else if (p->reclaim_unresponsive_s)
-			g_string_append_printf(s, "  its memory is taken back only while other VMs "
+			appendf(s, "  its memory is taken back only while other VMs "
 					       "are short, after reclaim_unresponsive_s=%u\n",
 					       p->reclaim_unresponsive_s);
 	} else {
-		g_string_append_printf(s, "  demand: " MIB_FMT " = in use " MIB_FMT
+		appendf(s, "  demand: " MIB_FMT " = in use " MIB_FMT
 				       " (total - available) + guest kernel " MIB_FMT
 				       " (assigned - total) + pressure " MIB_FMT "\n",
 				       MIB(d->demand_kib), MIB(d->used_kib),
 				       MIB(d->overhead_kib), MIB(d->pressure_kib));
 		if (d->ideal_at_floor)
-			g_string_append_printf(s, "  ideal: " MIB_FMT " = raised to the guest's "
+			appendf(s, "  ideal: " MIB_FMT " = raised to the guest's "
 					       "floor: in use " MIB_FMT " + guest kernel " MIB_FMT
 					       " + floor " MIB_FMT " (what its balloon can reach; "
 					       "demand + %u%% buffer is less), within ["
@@ -95,22 +124,22 @@ char *dmem_policy_explain(const DmemPolicyParams *p, const DmemVmInput *vm,
 					       vm->buffer_percent, MIB(d->min_kib),
 					       MIB(vm->maximum_kib));
 		else
-			g_string_append_printf(s, "  ideal: " MIB_FMT " = demand + %u%% buffer, "
+			appendf(s, "  ideal: " MIB_FMT " = demand + %u%% buffer, "
 					       "within [" MIB_FMT ", " MIB_FMT "]\n",
 					       MIB(d->ideal_kib), vm->buffer_percent,
 					       MIB(d->min_kib), MIB(vm->maximum_kib));
-		g_string_append_printf(s, "  allocation: " MIB_FMT ", %s\n",
+		appendf(s, "  allocation: " MIB_FMT ", %s\n",
 				       MIB(d->allocation_kib), alloc_text(d->alloc_kind));
 	}
 
 	if (d->target_changed)
-		g_string_append_printf(s, "  target: " MIB_FMT " -> " MIB_FMT "\n",
+		appendf(s, "  target: " MIB_FMT " -> " MIB_FMT "\n",
 				       MIB(vm->target_kib), MIB(d->target_kib));
 	else
-		g_string_append_printf(s, "  target: " MIB_FMT " (unchanged)\n",
+		appendf(s, "  target: " MIB_FMT " (unchanged)\n",
 				       MIB(d->target_kib));
 	if (d->shrink_delayed)
-		g_string_append_printf(s, "  surplus kept for %" G_GINT64_FORMAT
+		appendf(s, "  surplus kept for %" G_GINT64_FORMAT
 				       " s more (shrink_delay_s=%u, counted while demand "
 				       "does not rise) unless another VM needs it\n",
 				       d->shrink_wait_s, p->shrink_delay_s);
@@ -118,17 +147,17 @@ char *dmem_policy_explain(const DmemPolicyParams *p, const DmemVmInput *vm,
 		g_string_append(s, "  demand rose while the surplus lasted: the shrink "
 				"delay restarted\n");
 	if (d->shrink_rate_limited)
-		g_string_append_printf(s, "  shrinking at most %" G_GUINT64_FORMAT
+		appendf(s, "  shrinking at most %" G_GUINT64_FORMAT
 				       " MiB/s (max_shrink_mib_per_s)\n",
 				       MIB(p->max_shrink_kib_per_s));
 	if (d->growth_limited)
 		g_string_append(s, "  growing as other VMs give memory back\n");
 	if (d->dimms)
-		g_string_append_printf(s, "  hot-add: %u DIMM%s of " MIB_FMT "\n",
+		appendf(s, "  hot-add: %u DIMM%s of " MIB_FMT "\n",
 				       d->dimms, d->dimms == 1 ? "" : "s",
 				       MIB(p->dimm_size_kib));
 	if (d->hotadd_fill_kib)
-		g_string_append_printf(s, "  the guest keeps the whole new size: " MIB_FMT
+		appendf(s, "  the guest keeps the whole new size: " MIB_FMT
 				       " above the allocation, returned once "
 				       "demand has not risen for shrink_delay_s\n",
 				       MIB(d->hotadd_fill_kib));
@@ -136,21 +165,150 @@ char *dmem_policy_explain(const DmemPolicyParams *p, const DmemVmInput *vm,
 		g_string_append(s, "  above its maximum (lowered): shrinking to it without "
 				"waiting for the shrink delay\n");
 	if (pool) {
-		g_string_append_printf(s, "  pool: " MIB_FMT ", committed " MIB_FMT
+		appendf(s, "  pool: " MIB_FMT ", committed " MIB_FMT
 				       " (what managed VMs hold), free " MIB_FMT
 				       ", held by uncooperative VMs " MIB_FMT "%s\n",
 				       MIB(pool->pool_kib), MIB(pool->committed_kib),
 				       MIB(pool->free_kib), MIB(pool->uncooperative_kib),
 				       pool->contention ? ", contended" : "");
 		if (pool->minimums_exceed_pool)
-			g_string_append_printf(s, "  the minimums (" MIB_FMT ") exceed the pool: "
+			appendf(s, "  the minimums (" MIB_FMT ") exceed the pool: "
 					       "they are shared by weight and nothing is "
 					       "hot-added beyond the pool\n",
 					       MIB(pool->minimums_kib));
 		if (pool->overcommit_kib)
-			g_string_append_printf(s, "  the pool is overcommitted by " MIB_FMT
+			appendf(s, "  the pool is overcommitted by " MIB_FMT
 					       ": %s\n", MIB(pool->overcommit_kib),
 					       pool->overcommit_reason);
 	}
 	return g_string_free(s, FALSE);
+}
+
+/* ---- through the published state ---------------------------------------- */
+
+static const struct {
+	guint flag;
+	gsize offset;
+} decision_flags[] = {
+	{ DMEM_DECISION_HELD, G_STRUCT_OFFSET(DmemVmDecision, held) },
+	{ DMEM_DECISION_RECLAIMING, G_STRUCT_OFFSET(DmemVmDecision, reclaiming) },
+	{ DMEM_DECISION_HELD_BY_RSS, G_STRUCT_OFFSET(DmemVmDecision, held_by_rss) },
+	{ DMEM_DECISION_IDEAL_AT_FLOOR, G_STRUCT_OFFSET(DmemVmDecision, ideal_at_floor) },
+	{ DMEM_DECISION_ABOVE_MAXIMUM, G_STRUCT_OFFSET(DmemVmDecision, above_maximum) },
+	{ DMEM_DECISION_SHRINK_DELAYED, G_STRUCT_OFFSET(DmemVmDecision, shrink_delayed) },
+	{ DMEM_DECISION_DEMAND_RISING, G_STRUCT_OFFSET(DmemVmDecision, demand_rising) },
+	{ DMEM_DECISION_RATE_LIMITED, G_STRUCT_OFFSET(DmemVmDecision, shrink_rate_limited) },
+	{ DMEM_DECISION_GROWTH_LIMITED, G_STRUCT_OFFSET(DmemVmDecision, growth_limited) },
+	{ DMEM_DECISION_TARGET_CHANGED, G_STRUCT_OFFSET(DmemVmDecision, target_changed) },
+};
+
+#define FLAG_FIELD(d, i) G_STRUCT_MEMBER(gboolean, (d), decision_flags[i].offset)
+
+void dmem_explain_record(const DmemVmInput *vm, const DmemVmDecision *d,
+			 DmemStateDecision *x)
+{
+	*x = (DmemStateDecision) {
+		.known = TRUE,
+		.buffer_percent = vm->buffer_percent,
+		.weight = vm->weight,
+		.free_slots = vm->free_slots,
+		.previous_target_kib = vm->target_kib,
+		.used_kib = d->used_kib,
+		.guest_overhead_kib = d->overhead_kib,
+		.pressure_kib = d->pressure_kib,
+		.floor_kib = d->floor_kib,
+		.min_kib = d->min_kib,
+		.max_kib = d->max_kib,
+		.allocation_kib = d->allocation_kib,
+		.hotadd_fill_kib = d->hotadd_fill_kib,
+		.allocation = d->alloc_kind,
+		.dimms = d->dimms,
+		.shrink_wait_s = d->shrink_wait_s,
+	};
+	for (gsize i = 0; i < G_N_ELEMENTS(decision_flags); i++)
+		if (FLAG_FIELD((gpointer)d, i))
+			x->flags |= decision_flags[i].flag;
+}
+
+static DmemStatus status_of(const char *name)
+{
+	for (DmemStatus st = DMEM_STATUS_OK; st <= DMEM_STATUS_UNMANAGED; st++)
+		if (g_strcmp0(name, dmem_status_name(st)) == 0)
+			return st;
+	return DMEM_STATUS_UNMANAGED;
+}
+
+char *dmem_explain_state(const DmemState *s, const DmemStateVm *vm)
+{
+	const DmemStateDecision *x = &vm->decision;
+	DmemPolicyParams p = {
+		.interval_ms = s->interval_ms,
+		.shrink_delay_s = s->shrink_delay_s,
+		.max_shrink_kib_per_s = s->max_shrink_kib_per_s,
+		.dimm_size_kib = s->dimm_size_kib,
+		.reclaim_unresponsive_s = s->reclaim_unresponsive_s,
+	};
+	DmemVmInput in = {
+		.name = vm->name,
+		.startup_kib = vm->startup_kib,
+		.minimum_kib = vm->minimum_kib,
+		.maximum_kib = vm->maximum_kib,
+		.buffer_percent = x->buffer_percent,
+		.weight = x->weight,
+		.assigned_kib = vm->assigned_kib,
+		.target_kib = x->previous_target_kib,
+		.live_kib = vm->live_kib,
+		.free_slots = x->free_slots,
+		.rss_kib = vm->rss_kib,
+	};
+	DmemVmDecision d = {
+		.status = status_of(vm->status),
+		.managed = vm->managed,
+		.held_for_s = vm->held_for_s,
+		.held_kib = vm->held_kib,
+		.qemu_overhead_kib = vm->overhead_kib,
+		.demand_known = vm->demand_known,
+		.used_kib = x->used_kib,
+		.overhead_kib = x->guest_overhead_kib,
+		.pressure_kib = x->pressure_kib,
+		.demand_kib = vm->demand_kib,
+		.floor_kib = x->floor_kib,
+		.ideal_kib = vm->ideal_kib,
+		.min_kib = x->min_kib,
+		.max_kib = x->max_kib,
+		.allocation_kib = x->allocation_kib,
+		.alloc_kind = x->allocation <= DMEM_ALLOC_MINIMUM ? x->allocation : DMEM_ALLOC_NONE,
+		.target_kib = vm->target_kib,
+		.dimms = x->dimms,
+		.hotadd_fill_kib = x->hotadd_fill_kib,
+		.shrink_wait_s = x->shrink_wait_s,
+	};
+	DmemPoolDecision pool = {
+		.pool_kib = s->pool_kib,
+		.committed_kib = s->committed_kib,
+		.free_kib = s->free_kib,
+		.overcommit_kib = s->overcommit_kib,
+		.uncooperative_kib = s->uncooperative_kib,
+		.minimums_kib = s->minimums_kib,
+		.minimums_exceed_pool = s->minimums_exceed_pool,
+		.contention = s->contention,
+	};
+	GString *out;
+	char *text;
+
+	if (!x->known)		/* a stopped VM: nothing was decided */
+		return g_strdup_printf("%s: %s: %s\n  dmemd does not change this VM.\n",
+				       vm->name, vm->status, vm->reason ? vm->reason : "");
+	g_strlcpy(d.reason, vm->reason ? vm->reason : "", sizeof(d.reason));
+	g_strlcpy(pool.overcommit_reason, s->overcommit_reason ? s->overcommit_reason : "",
+		  sizeof(pool.overcommit_reason));
+	for (gsize i = 0; i < G_N_ELEMENTS(decision_flags); i++)
+		FLAG_FIELD(&d, i) = (x->flags & decision_flags[i].flag) != 0;
+	text = dmem_policy_explain(&p, &in, &d, &pool);
+	if (!vm->failure)
+		return text;
+	out = g_string_new(text);
+	g_free(text);
+	appendf(out, "  last failed action: %s\n", vm->failure);
+	return g_string_free(out, FALSE);
 }

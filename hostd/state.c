@@ -23,7 +23,7 @@ static void vm_free(gpointer p)
 	g_free(vm->state);
 	g_free(vm->status);
 	g_free(vm->reason);
-	g_free(vm->explain);
+	g_free(vm->failure);
 	g_free(vm);
 }
 
@@ -181,9 +181,56 @@ static void put_group(GString *out, const char *name)
 	append(out, "]\n", 2);
 }
 
-/* Enough for the fixed keys; the explain text is most of a VM's size. */
+static const char *const flag_names[DMEM_DECISION_FLAGS] = {
+	"held", "reclaiming", "held-by-rss", "ideal-at-floor", "above-maximum",
+	"shrink-delayed", "demand-rising", "rate-limited", "growth-limited",
+	"target-changed",
+};
+
+const char *dmem_state_flag_name(guint bit)
+{
+	return bit < G_N_ELEMENTS(flag_names) ? flag_names[bit] : NULL;
+}
+
+static void put_flags(GString *out, const char *key, gsize key_len, guint flags)
+{
+	gboolean first = TRUE;
+
+	append(out, key, key_len);
+	for (guint b = 0; b < G_N_ELEMENTS(flag_names); b++) {
+		if (!(flags & (1u << b)))
+			continue;
+		if (!first)
+			append(out, " ", 1);
+		append(out, flag_names[b], strlen(flag_names[b]));
+		first = FALSE;
+	}
+	append(out, "\n", 1);
+}
+
+static void put_decision(GString *out, const DmemStateDecision *x)
+{
+	put_u64(out, KEY("buffer_percent"), x->buffer_percent);
+	put_u64(out, KEY("weight"), x->weight);
+	put_u64(out, KEY("free_slots"), x->free_slots);
+	put_u64(out, KEY("previous_target_kib"), x->previous_target_kib);
+	put_u64(out, KEY("used_kib"), x->used_kib);
+	put_u64(out, KEY("guest_overhead_kib"), x->guest_overhead_kib);
+	put_u64(out, KEY("pressure_kib"), x->pressure_kib);
+	put_u64(out, KEY("floor_kib"), x->floor_kib);
+	put_u64(out, KEY("effective_minimum_kib"), x->min_kib);
+	put_u64(out, KEY("reachable_maximum_kib"), x->max_kib);
+	put_u64(out, KEY("allocation_kib"), x->allocation_kib);
+	put_u64(out, KEY("allocation"), x->allocation);
+	put_u64(out, KEY("hotadd_fill_kib"), x->hotadd_fill_kib);
+	put_u64(out, KEY("dimms_planned"), x->dimms);
+	put_i64(out, KEY("shrink_wait_s"), x->shrink_wait_s);
+	put_flags(out, KEY("flags"), x->flags);
+}
+
+/* Enough for the fixed keys of the daemon and of a VM. */
 #define DAEMON_BYTES_GUESS 1024
-#define VM_BYTES_GUESS 640
+#define VM_BYTES_GUESS 1024
 
 char *dmem_state_to_data(const DmemState *s, gsize *len)
 {
@@ -193,7 +240,7 @@ char *dmem_state_to_data(const DmemState *s, gsize *len)
 	for (guint i = 0; i < s->vms->len; i++) {
 		const DmemStateVm *vm = s->vms->pdata[i];
 
-		guess += VM_BYTES_GUESS + (vm->explain ? strlen(vm->explain) * 9 / 8 : 0);
+		guess += VM_BYTES_GUESS + (vm->reason ? strlen(vm->reason) : 0);
 	}
 	out = g_string_sized_new(guess);
 
@@ -217,7 +264,12 @@ char *dmem_state_to_data(const DmemState *s, gsize *len)
 	put_u64(out, KEY("minimums_kib"), s->minimums_kib);
 	put_u64(out, KEY("uncooperative_kib"), s->uncooperative_kib);
 	put_bool(out, KEY("contention"), s->contention);
+	put_bool(out, KEY("minimums_exceed_pool"), s->minimums_exceed_pool);
 	put_i64(out, KEY("cycle_us"), s->cycle_us);
+	put_u64(out, KEY("shrink_delay_s"), s->shrink_delay_s);
+	put_u64(out, KEY("max_shrink_kib_per_s"), s->max_shrink_kib_per_s);
+	put_u64(out, KEY("dimm_size_kib"), s->dimm_size_kib);
+	put_u64(out, KEY("reclaim_unresponsive_s"), s->reclaim_unresponsive_s);
 	put_u64(out, KEY("vms"), s->vms->len);
 
 	for (guint i = 0; i < s->vms->len; i++) {
@@ -249,7 +301,9 @@ char *dmem_state_to_data(const DmemState *s, gsize *len)
 			put_u64(out, KEY("demand_kib"), vm->demand_kib);
 			put_u64(out, KEY("ideal_kib"), vm->ideal_kib);
 		}
-		put_str(out, KEY("explain"), vm->explain);
+		put_str(out, KEY("failure"), vm->failure);
+		if (vm->decision.known)
+			put_decision(out, &vm->decision);
 	}
 	if (len)
 		*len = out->len;
@@ -319,6 +373,51 @@ static gboolean get_bool(Reader *r, const char *g, const char *k)
 	return FALSE;
 }
 
+static guint get_flags(Reader *r, const char *g, const char *k)
+{
+	g_autofree char *v = get_str(r, g, k, TRUE);
+	g_auto(GStrv) words = NULL;
+	guint flags = 0;
+
+	if (!v || !*v)
+		return 0;
+	words = g_strsplit(v, " ", -1);
+	for (char **w = words; *w; w++) {
+		guint b;
+
+		for (b = 0; b < G_N_ELEMENTS(flag_names); b++)
+			if (strcmp(*w, flag_names[b]) == 0)
+				break;
+		if (b == G_N_ELEMENTS(flag_names)) {
+			bad_value(r, g, k, v, "unknown flag");
+			return 0;
+		}
+		flags |= 1u << b;
+	}
+	return flags;
+}
+
+static void get_decision(Reader *r, const char *g, DmemStateDecision *x)
+{
+	x->known = TRUE;
+	x->buffer_percent = (guint)get_uint(r, g, "buffer_percent", G_MAXUINT);
+	x->weight = (guint)get_uint(r, g, "weight", G_MAXUINT);
+	x->free_slots = (guint)get_uint(r, g, "free_slots", G_MAXUINT);
+	x->previous_target_kib = get_u64(r, g, "previous_target_kib");
+	x->used_kib = get_u64(r, g, "used_kib");
+	x->guest_overhead_kib = get_u64(r, g, "guest_overhead_kib");
+	x->pressure_kib = get_u64(r, g, "pressure_kib");
+	x->floor_kib = get_u64(r, g, "floor_kib");
+	x->min_kib = get_u64(r, g, "effective_minimum_kib");
+	x->max_kib = get_u64(r, g, "reachable_maximum_kib");
+	x->allocation_kib = get_u64(r, g, "allocation_kib");
+	x->allocation = (guint)get_uint(r, g, "allocation", G_MAXUINT);
+	x->hotadd_fill_kib = get_u64(r, g, "hotadd_fill_kib");
+	x->dimms = (guint)get_uint(r, g, "dimms_planned", G_MAXUINT);
+	x->shrink_wait_s = (gint64)get_uint(r, g, "shrink_wait_s", G_MAXINT64);
+	x->flags = get_flags(r, g, "flags");
+}
+
 gboolean dmem_state_from_data(DmemState *s, const char *data, gsize len,
 			      const char *name, GError **error)
 {
@@ -358,6 +457,12 @@ gboolean dmem_state_from_data(DmemState *s, const char *data, gsize len,
 	new.uncooperative_kib = get_u64(&r, d, "uncooperative_kib");
 	new.contention = get_bool(&r, d, "contention");
 	new.cycle_us = (gint64)get_uint(&r, d, "cycle_us", G_MAXINT64);
+	new.minimums_exceed_pool = get_bool(&r, d, "minimums_exceed_pool");
+	new.shrink_delay_s = (guint)get_uint(&r, d, "shrink_delay_s", G_MAXUINT);
+	new.max_shrink_kib_per_s = get_u64(&r, d, "max_shrink_kib_per_s");
+	new.dimm_size_kib = get_u64(&r, d, "dimm_size_kib");
+	new.reclaim_unresponsive_s = (guint)get_uint(&r, d, "reclaim_unresponsive_s",
+						     G_MAXUINT);
 	nvms = get_u64(&r, d, "vms");
 
 	for (guint64 i = 0; r.ok && i < nvms; i++) {
@@ -396,7 +501,9 @@ gboolean dmem_state_from_data(DmemState *s, const char *data, gsize len,
 			vm->demand_kib = get_u64(&r, g, "demand_kib");
 			vm->ideal_kib = get_u64(&r, g, "ideal_kib");
 		}
-		vm->explain = get_str(&r, g, "explain", FALSE);
+		vm->failure = get_str(&r, g, "failure", FALSE);
+		if (g_key_file_has_key(kf, g, "flags", NULL))
+			get_decision(&r, g, &vm->decision);
 	}
 	if (!r.ok) {
 		dmem_state_clear(&new);

@@ -14,13 +14,52 @@
 
 #include "units.h"
 
+/* DmemStateDecision.flags, written as words (dmem_state_flag_names). */
+enum {
+	DMEM_DECISION_HELD = 1 << 0,
+	DMEM_DECISION_RECLAIMING = 1 << 1,
+	DMEM_DECISION_HELD_BY_RSS = 1 << 2,
+	DMEM_DECISION_IDEAL_AT_FLOOR = 1 << 3,
+	DMEM_DECISION_ABOVE_MAXIMUM = 1 << 4,
+	DMEM_DECISION_SHRINK_DELAYED = 1 << 5,
+	DMEM_DECISION_DEMAND_RISING = 1 << 6,
+	DMEM_DECISION_RATE_LIMITED = 1 << 7,
+	DMEM_DECISION_GROWTH_LIMITED = 1 << 8,
+	DMEM_DECISION_TARGET_CHANGED = 1 << 9,
+	DMEM_DECISION_FLAGS = 10
+};
+
+/*
+ * How the policy decided for a managed VM: the numbers behind its row, from
+ * which `dmemctl explain` tells why the VM has what it has (status.c renders
+ * them with explain.c). dmemd publishes numbers, the client writes prose:
+ * a thousand explanations a second nobody reads would cost dmemd more than
+ * its whole policy.
+ */
+typedef struct {
+	gboolean known;			/* recorded: a running VM */
+	guint buffer_percent, weight, free_slots;
+	dmem_kib_t previous_target_kib;	/* before this decision */
+	dmem_kib_t used_kib;		/* guest: total - available */
+	dmem_kib_t guest_overhead_kib;	/* assigned the guest does not see */
+	dmem_kib_t pressure_kib;
+	dmem_kib_t floor_kib;		/* the guest's balloon floor */
+	dmem_kib_t min_kib, max_kib;	/* effective bounds */
+	dmem_kib_t allocation_kib;
+	dmem_kib_t hotadd_fill_kib;
+	guint allocation;		/* DmemAllocKind */
+	guint dimms;			/* planned this cycle */
+	guint flags;			/* DMEM_DECISION_* */
+	gint64 shrink_wait_s;
+} DmemStateDecision;
+
 typedef struct {
 	char *name;
 	char *uuid;
 	char *state;		/* "running", "paused", "shut off", ... */
 	char *status;		/* dmem_status_name() */
 	char *reason;
-	char *explain;		/* dmem_policy_explain(), multi-line */
+	char *failure;		/* the last failed action, if any */
 	gboolean managed;
 	dmem_kib_t startup_kib, minimum_kib, maximum_kib;
 	dmem_kib_t assigned_kib;	/* balloon actual */
@@ -42,6 +81,7 @@ typedef struct {
 	/* Uncooperative (no driver, stale stats, stuck balloon or libvirt
 	 * call): since how many seconds; 0: cooperative. */
 	gint64 held_for_s;
+	DmemStateDecision decision;
 } DmemStateVm;
 
 typedef struct {
@@ -63,9 +103,18 @@ typedef struct {
 	dmem_kib_t minimums_kib;	/* sum of managed VMs' minimums */
 	dmem_kib_t uncooperative_kib;	/* held by uncooperative VMs */
 	gboolean contention;		/* some VM waits for others' memory */
+	gboolean minimums_exceed_pool;
 	gint64 cycle_us;		/* how long the last cycle took */
+	/* The policy's parameters, for explanations. */
+	guint shrink_delay_s;
+	dmem_kib_t max_shrink_kib_per_s;
+	dmem_kib_t dimm_size_kib;
+	guint reclaim_unresponsive_s;
 	GPtrArray *vms;		/* DmemStateVm *, sorted by name */
 } DmemState;
+
+/* The flag's word in the state file; NULL past the last. */
+const char *dmem_state_flag_name(guint bit);
 
 void dmem_state_init(DmemState *s);
 void dmem_state_clear(DmemState *s);

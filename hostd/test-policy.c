@@ -6,6 +6,7 @@
 
 #include <glib.h>
 
+#include "explain.h"
 #include "test-sim.h"
 
 /* ---- uncooperative and hostile guests ----------------------------------- */
@@ -494,6 +495,73 @@ static void check_invariants(const DmemPolicyParams *p, const DmemHostInput *h,
 		g_assert_cmpuint(strlen(pool->overcommit_reason), >, 0);
 }
 
+/*
+ * dmemctl explains from the published state: through the state file's text
+ * and back, the explanation is word for word the policy's own.
+ */
+static void check_explain_through_state(const DmemPolicyParams *p, const DmemVmInput *vms,
+					const DmemVmDecision *d, const DmemPoolDecision *pool,
+					gsize n)
+{
+	DmemState st, back;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *data = NULL;
+	gsize len;
+
+	dmem_state_init(&st);
+	dmem_state_init(&back);
+	st.version = g_strdup("test");
+	st.uri = g_strdup("test:///");
+	st.interval_ms = p->interval_ms;
+	st.shrink_delay_s = p->shrink_delay_s;
+	st.max_shrink_kib_per_s = p->max_shrink_kib_per_s;
+	st.dimm_size_kib = p->dimm_size_kib;
+	st.reclaim_unresponsive_s = p->reclaim_unresponsive_s;
+	st.pool_kib = pool->pool_kib;
+	st.committed_kib = pool->committed_kib;
+	st.free_kib = pool->free_kib;
+	st.overcommit_kib = pool->overcommit_kib;
+	st.overcommit_reason = pool->overcommit_reason[0] ? g_strdup(pool->overcommit_reason) : NULL;
+	st.minimums_kib = pool->minimums_kib;
+	st.uncooperative_kib = pool->uncooperative_kib;
+	st.minimums_exceed_pool = pool->minimums_exceed_pool;
+	st.contention = pool->contention;
+	for (gsize i = 0; i < n; i++) {
+		DmemStateVm *s = dmem_state_add_vm(&st);
+
+		s->name = g_strdup(vms[i].name);
+		s->state = g_strdup("running");
+		s->status = g_strdup(dmem_status_name(d[i].status));
+		s->reason = g_strdup(d[i].reason);
+		s->managed = d[i].managed;
+		s->startup_kib = vms[i].startup_kib;
+		s->minimum_kib = vms[i].minimum_kib;
+		s->maximum_kib = vms[i].maximum_kib;
+		s->assigned_kib = vms[i].assigned_kib;
+		s->target_kib = d[i].managed ? d[i].target_kib : vms[i].target_kib;
+		s->live_kib = vms[i].live_kib;
+		s->rss_kib = vms[i].rss_kib;
+		s->demand_known = d[i].demand_known;
+		s->demand_kib = d[i].demand_kib;
+		s->ideal_kib = d[i].ideal_kib;
+		s->held_kib = d[i].held_kib;
+		s->overhead_kib = d[i].qemu_overhead_kib;
+		s->held_for_s = d[i].held_for_s;
+		dmem_explain_record(&vms[i], &d[i], &s->decision);
+	}
+	data = dmem_state_to_data(&st, &len);
+	g_assert_true(dmem_state_from_data(&back, data, len, "state", &error));
+	g_assert_no_error(error);
+	for (gsize i = 0; i < n; i++) {
+		g_autofree char *want = dmem_policy_explain(p, &vms[i], &d[i], pool);
+		g_autofree char *got = dmem_explain_state(&back, back.vms->pdata[i]);
+
+		g_assert_cmpstr(got, ==, want);
+	}
+	dmem_state_clear(&st);
+	dmem_state_clear(&back);
+}
+
 static void test_random_invariants(void)
 {
 	DmemPolicyParams p = params();
@@ -540,6 +608,8 @@ static void test_random_invariants(void)
 		}
 		dmem_policy_decide(&p, &h, vms, st, d, n, &pool);
 		check_invariants(&p, &h, vms, d, &pool, n);
+		if (iter % 10 == 0)
+			check_explain_through_state(&p, vms, d, &pool, n);
 	}
 }
 

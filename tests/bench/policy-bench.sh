@@ -11,4 +11,4 @@ cc -std=gnu11 -O2 -g -Wall -Wextra -I"$TOP/hostd" -I"$TOP/include" \
 	$(pkg-config --cflags glib-2.0) -o "$TOP/tests/build/policy-bench" \
 	"$TOP/tests/bench/policy-bench.c" "$TOP/hostd/build/libdmem.a" \
 	$(pkg-config --libs glib-2.0)
-exec "$TOP/tests/build/policy-bench" "$@"
+TMPDIR=${TMPDIR:-/dev/shm} exec "$TOP/tests/build/policy-bench" "$@"
