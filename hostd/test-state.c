@@ -38,7 +38,7 @@ static void fill(DmemState *s)
 	vm->state = g_strdup("running");
 	vm->status = g_strdup("OK");
 	vm->reason = g_strdup("has its ideal");
-	vm->explain = g_strdup("web: OK\n  demand: 600 MiB\n\ttab\n");
+	vm->failure = g_strdup("web: OK\n  demand: 600 MiB\n\ttab\n");
 	vm->managed = TRUE;
 	vm->startup_kib = MiB(768);
 	vm->minimum_kib = MiB(768);
@@ -56,6 +56,21 @@ static void fill(DmemState *s)
 	vm->rss_kib = MiB(1180);
 	vm->overhead_kib = MiB(80);
 	vm->held_for_s = 0;
+	vm->decision = (DmemStateDecision) {
+		.known = TRUE, .buffer_percent = 20, .weight = 8000, .free_slots = 6,
+		.previous_target_kib = MiB(900), .used_kib = MiB(600),
+		.guest_overhead_kib = MiB(40), .pressure_kib = MiB(60),
+		.floor_kib = MiB(232), .min_kib = MiB(768), .max_kib = MiB(2048),
+		.allocation_kib = MiB(840), .hotadd_fill_kib = MiB(184),
+		.allocation = 2, .dimms = 1, .shrink_wait_s = 17,
+		.flags = DMEM_DECISION_HELD_BY_RSS | DMEM_DECISION_TARGET_CHANGED |
+			 DMEM_DECISION_SHRINK_DELAYED,
+	};
+	s->shrink_delay_s = 60;
+	s->max_shrink_kib_per_s = MiB(256);
+	s->dimm_size_kib = MiB(128);
+	s->reclaim_unresponsive_s = 300;
+	s->minimums_exceed_pool = TRUE;
 
 	vm = dmem_state_add_vm(s);
 	vm->name = g_strdup("db");
@@ -101,7 +116,7 @@ static void test_roundtrip(void)
 	y = b.vms->pdata[0];
 	g_assert_cmpstr(y->name, ==, x->name);
 	g_assert_cmpstr(y->uuid, ==, x->uuid);
-	g_assert_cmpstr(y->explain, ==, x->explain);
+	g_assert_cmpstr(y->failure, ==, x->failure);
 	g_assert_cmpuint(y->assigned_kib, ==, x->assigned_kib);
 	g_assert_cmpuint(y->hotadded_kib, ==, x->hotadded_kib);
 	g_assert_cmpuint(y->dimms, ==, 2);
@@ -111,10 +126,18 @@ static void test_roundtrip(void)
 	g_assert_cmpuint(y->rss_kib, ==, MiB(1180));
 	g_assert_cmpuint(y->overhead_kib, ==, MiB(80));
 	g_assert_cmpint(y->held_for_s, ==, 0);
+	/* The numbers behind the explanation, flags as words. */
+	g_assert_cmpmem(&y->decision, sizeof(y->decision), &x->decision, sizeof(x->decision));
+	g_assert_cmpuint(b.shrink_delay_s, ==, 60);
+	g_assert_cmpuint(b.max_shrink_kib_per_s, ==, MiB(256));
+	g_assert_cmpuint(b.dimm_size_kib, ==, MiB(128));
+	g_assert_cmpuint(b.reclaim_unresponsive_s, ==, 300);
+	g_assert_true(b.minimums_exceed_pool);
 	y = b.vms->pdata[1];
+	g_assert_false(y->decision.known);
 	g_assert_false(y->demand_known);
 	g_assert_null(y->uuid);
-	g_assert_null(y->explain);
+	g_assert_null(y->failure);
 	dmem_state_clear(&a);
 	dmem_state_clear(&b);
 }
@@ -183,18 +206,18 @@ static void test_escape_like_gkeyfile(void)
 
 		fill(&s);
 		vm = s.vms->pdata[0];
-		g_free(vm->explain);
-		vm->explain = g_strdup(tricky[i]);
+		g_free(vm->failure);
+		vm->failure = g_strdup(tricky[i]);
 		data = dmem_state_to_data(&s, &len);
 
 		g_key_file_set_string(ref, "g", "k", tricky[i]);
 		want = g_key_file_get_value(ref, "g", "k", NULL);
 		g_assert_true(g_key_file_load_from_data(ours, data, len, G_KEY_FILE_NONE,
 							&error));
-		got = g_key_file_get_value(ours, "vm 0", "explain", &error);
+		got = g_key_file_get_value(ours, "vm 0", "failure", &error);
 		g_assert_no_error(error);
 		g_assert_cmpstr(got, ==, want);
-		back = g_key_file_get_string(ours, "vm 0", "explain", &error);
+		back = g_key_file_get_string(ours, "vm 0", "failure", &error);
 		g_assert_no_error(error);
 		g_assert_cmpstr(back, ==, tricky[i]);
 		dmem_state_clear(&s);
@@ -223,11 +246,11 @@ static void test_roundtrip_strings(void)
 		vm = a.vms->pdata[0];
 		g_free(vm->name);
 		g_free(vm->reason);
-		g_free(vm->explain);
+		g_free(vm->failure);
 		g_free(a.uri);
 		vm->name = g_strdup(tricky[i]);
 		vm->reason = g_strdup(tricky[i]);
-		vm->explain = g_strdup(tricky[i]);
+		vm->failure = g_strdup(tricky[i]);
 		a.uri = g_strdup(tricky[i]);
 		a.overcommit_reason = g_strdup(tricky[i]);
 		data = dmem_state_to_data(&a, &len);
@@ -238,7 +261,7 @@ static void test_roundtrip_strings(void)
 		y = b.vms->pdata[0];
 		g_assert_cmpstr(y->name, ==, tricky[i]);
 		g_assert_cmpstr(y->reason, ==, tricky[i]);
-		g_assert_cmpstr(y->explain, ==, tricky[i]);
+		g_assert_cmpstr(y->failure, ==, tricky[i]);
 		g_assert_cmpstr(b.uri, ==, tricky[i]);
 		g_assert_cmpstr(b.overcommit_reason, ==, tricky[i]);
 
@@ -266,7 +289,9 @@ static void test_roundtrip_strings(void)
 #define DAEMON_TAIL \
 	"dry_run=false\nhost_available_kib=0\npool_kib=0\ncommitted_kib=0\n" \
 	"free_kib=0\novercommit_kib=0\nminimums_kib=0\nuncooperative_kib=0\n" \
-	"contention=false\ncycle_us=0\n"
+	"contention=false\ncycle_us=0\nminimums_exceed_pool=false\n" \
+	"shrink_delay_s=60\nmax_shrink_kib_per_s=1\ndimm_size_kib=1\n" \
+	"reclaim_unresponsive_s=0\n"
 #define DAEMON_HEAD "[dmemd]\nversion=1\npid=1\nupdated_us=1\ninterval_ms=1\nuri=u\n"
 #define VM_0 \
 	"[vm 0]\nname=a\nstate=running\nstatus=OK\nmanaged=true\n" \
@@ -294,6 +319,14 @@ static void test_bad_data(void)
 		DAEMON_HEAD "connected=true\n" DAEMON_TAIL "vms=1\n\n" VM_0,
 		DAEMON_HEAD "connected=true\n" DAEMON_TAIL "vms=1\n\n" VM_0
 		"held_kib=1\nrss_kib=1\noverhead_kib=1\nheld_for_s=-1\n",
+		/* A decision with a flag nobody knows. */
+		DAEMON_HEAD "connected=true\n" DAEMON_TAIL "vms=1\n\n" VM_0
+		"held_kib=1\nrss_kib=1\noverhead_kib=1\nheld_for_s=0\n"
+		"buffer_percent=20\nweight=1\nfree_slots=1\nprevious_target_kib=1\n"
+		"used_kib=1\nguest_overhead_kib=1\npressure_kib=0\nfloor_kib=1\n"
+		"effective_minimum_kib=1\nreachable_maximum_kib=1\nallocation_kib=1\n"
+		"allocation=1\nhotadd_fill_kib=0\ndimms_planned=0\nshrink_wait_s=0\n"
+		"flags=held lucky\n",
 	};
 	static const char good[] =
 		DAEMON_HEAD "connected=true\n" DAEMON_TAIL "vms=1\n\n" VM_0
