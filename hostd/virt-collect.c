@@ -268,7 +268,9 @@ static void merge(DmemVm *vm, Collect *c)
 		if (c->actual_reported)
 			vm->actual_kib = c->actual_kib;
 		vm->actual_reported = c->actual_reported;
-		vm->rss_kib = c->has_rss ? c->rss_kib : 0;
+		/* Like the guest's statistics, a skipped value keeps the last. */
+		if (c->has_rss)
+			vm->rss_kib = c->rss_kib;
 		/*
 		 * NOWAIT skips the guest's statistics while another job
 		 * holds the domain: keep the last sample then; its age tells

@@ -82,7 +82,7 @@ sampler() {
 sampler >"$SAMPLES" 2>/dev/null &
 SAMPLER=$!
 stop_sampler() { [ -n "${SAMPLER:-}" ] && kill "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null; SAMPLER=; }
-trap 'stop_sampler; dmemd_cleanup' EXIT
+trap 'rc=$?; stop_sampler; (exit $rc); dmemd_cleanup' EXIT
 
 check "QEMU's guest memory is visible from the host" \
 	test "$(vm_guest_rss_kib hi)" -gt $((64 * 1024))
@@ -145,7 +145,8 @@ mid0=$(vm_balloon_kib mid actual)
 kill -STOP "$lo_pid"
 stopped_at=$(date +%s)
 sleep 2
-vm_exec mid '(memhog -m 700 -s 700 -t 15; echo exit=$?) >/tmp/hog2.log 2>&1 &' >/dev/null
+# A demand step that fits in what the guest has: dmemd must answer it.
+vm_exec mid '(memhog -m 256 -s 256 -t 10; echo exit=$?) >/tmp/hog2.log 2>&1 &' >/dev/null
 t0=$(date +%s.%N)
 grew() { [ "$(vm_balloon_kib mid actual)" -ge $((mid0 + 128 * 1024)) ]; }
 vm_wait 20 grew
