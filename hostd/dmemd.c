@@ -60,7 +60,7 @@ typedef struct {
 	char *publish_error;	/* last failure to write the state */
 	char *metrics_error;	/* last failure to write the metrics */
 	char *notify_status;	/* last STATUS= sent to systemd */
-	char *overcommit;	/* last overcommit reason logged */
+	char *overcommit;	/* causes of the last overcommit logged */
 	gint64 cycle_start_us;	/* of the cycle being collected */
 	gint64 cycle_us;	/* how long the last cycle took */
 } Dmemd;
@@ -289,13 +289,13 @@ static void log_overcommit(Dmemd *d, const DmemPoolDecision *pool)
 		g_clear_pointer(&d->overcommit, g_free);
 		return;
 	}
-	if (g_strcmp0(d->overcommit, pool->overcommit_reason) == 0)
+	if (g_strcmp0(d->overcommit, pool->overcommit_causes) == 0)
 		return;
 	g_warning("the pool (%" G_GUINT64_FORMAT " MiB) is overcommitted by %" G_GUINT64_FORMAT
 		  " MiB: %s", dmem_kib_to_mib(pool->pool_kib),
 		  dmem_kib_to_mib(pool->overcommit_kib), pool->overcommit_reason);
 	g_free(d->overcommit);
-	d->overcommit = g_strdup(pool->overcommit_reason);
+	d->overcommit = g_strdup(pool->overcommit_causes);
 }
 
 /* The facts are in: decide, act, publish. */

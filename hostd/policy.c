@@ -305,11 +305,14 @@ static void overcommit_reason(const DmemVmInput *vms, const DmemVmDecision *out,
 {
 	g_autofree Excess *e = g_new(Excess, MAX(n, 1));
 	GString *s = g_string_new(NULL);
+	GString *causes = g_string_new(NULL);
 	gsize m = 0;
 
-	if (pool->minimums_exceed_pool)
+	if (pool->minimums_exceed_pool) {
 		g_string_append_printf(s, "minimums (" MIB_FMT ") exceed the pool; ",
 				       MIB(pool->minimums_kib));
+		g_string_append(causes, "minimums ");
+	}
 	for (gsize i = 0; i < n; i++) {
 		dmem_kib_t kib = cls[i] == VM_UNMANAGED ? 0 : excess(cls[i], &out[i]);
 
@@ -320,6 +323,11 @@ static void overcommit_reason(const DmemVmInput *vms, const DmemVmDecision *out,
 	for (gsize k = 0; k < MIN(m, (gsize)OVERCOMMIT_NAMED); k++) {
 		const DmemVmDecision *d = &out[e[k].i];
 		const char *name = vms[e[k].i].name ? vms[e[k].i].name : "?";
+
+		/* In input order: the order by size moves with the numbers. */
+		g_string_append_printf(causes, "%zu:%s ", e[k].i,
+				       cls[e[k].i] == VM_HELD ? dmem_status_name(d->status) :
+				       d->held_by_rss ? "rss" : "balloon");
 
 		if (cls[e[k].i] == VM_HELD)
 			g_string_append_printf(s, "%s is %s and holds " MIB_FMT "; ", name,
@@ -338,6 +346,8 @@ static void overcommit_reason(const DmemVmInput *vms, const DmemVmDecision *out,
 		g_string_assign(s, "the pool shrank below what the VMs hold");
 	g_strlcpy(pool->overcommit_reason, s->str, sizeof(pool->overcommit_reason));
 	g_string_free(s, TRUE);
+	g_strlcpy(pool->overcommit_causes, causes->str, sizeof(pool->overcommit_causes));
+	g_string_free(causes, TRUE);
 }
 
 /* ---- the cycle ---------------------------------------------------------- */

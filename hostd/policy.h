@@ -289,6 +289,11 @@ typedef struct {
 	dmem_kib_t overcommit_kib;	/* committed - pool, or 0 */
 	/* Which VMs hold more than they are given, and why; "" if none. */
 	char overcommit_reason[DMEM_OVERCOMMIT_REASON_MAX];
+	/*
+	 * The causes without their numbers, which move every cycle: a log
+	 * says "overcommitted" once per change of this, not of the reason.
+	 */
+	char overcommit_causes[DMEM_OVERCOMMIT_REASON_MAX];
 	dmem_kib_t uncooperative_kib;	/* held by uncooperative VMs */
 	dmem_kib_t minimums_kib;	/* sum of managed VMs' minimums */
 	gboolean minimums_exceed_pool;	/* shared by weight, not guaranteed */

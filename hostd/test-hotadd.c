@@ -230,6 +230,35 @@ static void test_hotadd_fill_shared(void)
 	g_assert_cmpuint(s.pool.committed_after_kib, <=, GiB(3));
 }
 
+/*
+ * The ceiling of hot-add is the live <maxMemory>: a larger one written for
+ * the next boot does not make DIMMs that libvirt would refuse.
+ */
+static void test_hotadd_live_ceiling(void)
+{
+	Sim s;
+	gsize a;
+
+	sim_init(&s, GiB(64));
+	a = sim_add(&s, vm_new("a", GiB(1), GiB(8), GiB(1)));
+	s.vm[a].hotadd_max_kib = GiB(1) + MiB(512);	/* this boot's */
+	s.vm[a].stats.available_kib = 0;
+	s.vm[a].buffer_percent = 300;			/* wants 4 GiB */
+	sim_decide(&s);
+	g_assert_cmpuint(s.d[a].max_kib, ==, GiB(1) + MiB(512));
+	g_assert_cmpuint(s.d[a].dimms, ==, 2);
+	g_assert_cmpuint(s.d[a].target_kib, ==, GiB(1) + MiB(512));
+	sim_apply(&s);
+	sim_decide(&s);
+	g_assert_cmpuint(s.d[a].dimms, ==, 0);
+	g_assert_nonnull(strstr(s.d[a].reason, "out of reach"));
+	/* A balloon-only VM (no live <maxMemory>) never hot-adds. */
+	s.vm[a].hotadd_max_kib = 0;
+	sim_decide(&s);
+	g_assert_cmpuint(s.d[a].max_kib, ==, s.vm[a].live_kib);
+	g_assert_cmpuint(s.d[a].dimms, ==, 0);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -237,5 +266,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/policy/hotadd-pool", test_hotadd_limited_by_pool);
 	g_test_add_func("/policy/hotadd-fill", test_hotadd_fill);
 	g_test_add_func("/policy/hotadd-fill-shared", test_hotadd_fill_shared);
+	g_test_add_func("/policy/hotadd-live-ceiling", test_hotadd_live_ceiling);
 	return g_test_run();
 }

@@ -973,6 +973,17 @@ static void test_lying_balloon(void)
 	g_assert_cmpuint(s.pool.overcommit_kib, ==, GiB(1));
 	g_test_message("%s", s.pool.overcommit_reason);
 	g_assert_true(g_str_has_prefix(s.pool.overcommit_reason, "liar holds "));
+	/* The causes stay put while the numbers move: logged once. */
+	{
+		char causes[DMEM_OVERCOMMIT_REASON_MAX], reason[DMEM_OVERCOMMIT_REASON_MAX];
+
+		g_strlcpy(causes, s.pool.overcommit_causes, sizeof(causes));
+		g_strlcpy(reason, s.pool.overcommit_reason, sizeof(reason));
+		s.h.pool_kib = GiB(3) - MiB(100);
+		sim_decide(&s);
+		g_assert_cmpstr(s.pool.overcommit_reason, !=, reason);
+		g_assert_cmpstr(s.pool.overcommit_causes, ==, causes);
+	}
 	g_assert_nonnull(strstr(s.pool.overcommit_reason, "above its allocation (resident "
 				"memory above its balloon)"));
 }

@@ -161,6 +161,49 @@ static void test_slots_used_up(Fixture *x, gconstpointer data)
 	g_assert_cmpuint(x->in.free_slots, ==, 0);
 }
 
+/* minimum <= startup <= maximum: metadata that breaks it, set with virsh,
+ * makes the VM Unmanaged with the values named. */
+static void test_minimum_above_startup(Fixture *x, gconstpointer data)
+{
+	x->md = (DmemMetadata) { .has_minimum = TRUE, .minimum_mib = 1024 };
+	x->f.metadata = &x->md;
+	expect_unmanaged(x, "minimum 1024 MiB is above startup 768 MiB "
+			 "(minimum <= startup <= maximum)");
+	x->md.minimum_mib = 768;	/* equal is fine */
+	resolve(x);
+	g_assert_null(x->in.unmanaged_reason);
+}
+
+static void test_check_bounds(Fixture *x, gconstpointer data)
+{
+	g_autofree char *ok = dmem_settings_check_bounds(MiB(512), MiB(512), MiB(2048));
+	g_autofree char *low = dmem_settings_check_bounds(MiB(600), MiB(512), MiB(2048));
+	g_autofree char *high = dmem_settings_check_bounds(MiB(256), MiB(4096), MiB(2048));
+
+	g_assert_null(ok);
+	g_assert_cmpstr(low, ==, "minimum 600 MiB is above startup 512 MiB "
+			"(minimum <= startup <= maximum)");
+	g_assert_cmpstr(high, ==, "startup 4096 MiB is above maximum 2048 MiB "
+			"(minimum <= startup <= maximum)");
+}
+
+/* The hot-add ceiling and the live information come from the live XML. */
+static void test_live_ceiling(Fixture *x, gconstpointer data)
+{
+	x->config.max_memory_kib = MiB(4096);	/* raised for the next boot */
+	x->f.rss_kib = MiB(1100);
+	x->f.call_pending = "hot-adding a DIMM";
+	x->f.call_pending_s = 7;
+	resolve(x);
+	g_assert_null(x->in.unmanaged_reason);
+	g_assert_cmpuint(x->in.maximum_kib, ==, MiB(4096));
+	g_assert_cmpuint(x->in.hotadd_max_kib, ==, MiB(2048));
+	g_assert_cmpuint(x->in.rss_kib, ==, MiB(1100));
+	g_assert_cmpstr(x->in.call_pending, ==, "hot-adding a DIMM");
+	g_assert_cmpint(x->in.call_pending_s, ==, 7);
+	g_assert_false(x->in.target_known);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -176,5 +219,8 @@ int main(int argc, char **argv)
 	ADD("/settings/unmanaged/bad-metadata", test_bad_metadata);
 	ADD("/settings/unmanaged/unreadable", test_unreadable);
 	ADD("/settings/slots-used-up", test_slots_used_up);
+	ADD("/settings/unmanaged/minimum-above-startup", test_minimum_above_startup);
+	ADD("/settings/check-bounds", test_check_bounds);
+	ADD("/settings/live-ceiling", test_live_ceiling);
 	return g_test_run();
 }
