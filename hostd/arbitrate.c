@@ -106,3 +106,27 @@ DmemAllocKind dmem_alloc_kind(const DmemClaim *c, gboolean minimums_short)
 		return DMEM_ALLOC_DEMAND_SHARED;
 	return DMEM_ALLOC_MINIMUM;
 }
+
+void dmem_fair_shares(const DmemClaim *c, const dmem_kib_t *cap, gsize n,
+		      dmem_kib_t budget, dmem_kib_t *share)
+{
+	g_autofree dmem_kib_t *room = g_new(dmem_kib_t, MAX(n, 1));
+	g_autofree dmem_kib_t *x = g_new(dmem_kib_t, MAX(n, 1));
+	g_autofree guint *w = g_new(guint, MAX(n, 1));
+	dmem_kib_t lo = 0;
+
+	for (gsize i = 0; i < n; i++) {
+		lo = sat_add(lo, c[i].lo);
+		w[i] = c[i].weight;
+		room[i] = c[i].lo;
+	}
+	if (lo >= budget) {
+		dmem_waterfill(room, w, share, n, budget);
+		return;
+	}
+	for (gsize i = 0; i < n; i++)
+		room[i] = sat_sub(cap[i], c[i].lo);
+	dmem_waterfill(room, w, x, n, budget - lo);
+	for (gsize i = 0; i < n; i++)
+		share[i] = c[i].lo + x[i];
+}

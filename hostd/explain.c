@@ -62,16 +62,16 @@ char *dmem_policy_explain(const DmemPolicyParams *p, const DmemVmInput *vm,
 	GString *s = g_string_sized_new(1024);
 
 	appendf(s, "%s: %s: %s\n", vm->name ? vm->name : "VM",
-			       dmem_status_name(d->status), d->reason);
+		dmem_status_name(d->status), d->reason);
 	appendf(s, "  settings: startup " MIB_FMT ", minimum " MIB_FMT
-			       ", maximum " MIB_FMT ", buffer %u%%, weight %u\n",
-			       MIB(vm->startup_kib), MIB(vm->minimum_kib),
-			       MIB(vm->maximum_kib), vm->buffer_percent, vm->weight);
+		", maximum " MIB_FMT ", buffer %u%%, weight %u\n",
+		MIB(vm->startup_kib), MIB(vm->minimum_kib),
+		MIB(vm->maximum_kib), vm->buffer_percent, vm->weight);
 	appendf(s, "  memory: assigned " MIB_FMT ", balloon target "
-			       MIB_FMT ", live size " MIB_FMT ", %u DIMM slot%s free\n",
-			       MIB(vm->assigned_kib), MIB(vm->target_kib),
-			       MIB(vm->live_kib), vm->free_slots,
-			       vm->free_slots == 1 ? "" : "s");
+		MIB_FMT ", live size " MIB_FMT ", %u DIMM slot%s free\n",
+		MIB(vm->assigned_kib), MIB(vm->target_kib),
+		MIB(vm->live_kib), vm->free_slots,
+		vm->free_slots == 1 ? "" : "s");
 
 	if (!d->managed) {
 		g_string_append(s, "  dmemd does not change this VM.\n");
@@ -79,107 +79,111 @@ char *dmem_policy_explain(const DmemPolicyParams *p, const DmemVmInput *vm,
 	}
 	if (d->max_kib < vm->maximum_kib)
 		appendf(s, "  reachable maximum: " MIB_FMT
-				       " (live size plus whole %" G_GUINT64_FORMAT
-				       " MiB DIMMs in the free slots)\n",
-				       MIB(d->max_kib), MIB(p->dimm_size_kib));
+			" (live size plus whole %" G_GUINT64_FORMAT
+			" MiB DIMMs in the free slots)\n",
+			MIB(d->max_kib), MIB(p->dimm_size_kib));
 	if (d->min_kib < vm->minimum_kib)
 		appendf(s, "  the minimum cannot be reached; honoured up to "
-				       MIB_FMT "\n", MIB(d->min_kib));
+			MIB_FMT "\n", MIB(d->min_kib));
 
 	appendf(s, "  holds: " MIB_FMT " on the host = max(balloon target, "
-			       "assigned%s)\n", MIB(d->held_kib),
-			       vm->rss_kib ? ", QEMU resident - QEMU overhead" : "");
+		"assigned%s)\n", MIB(d->held_kib),
+		vm->rss_kib ? ", QEMU resident - QEMU overhead" : "");
 	if (d->held_by_rss)
 		appendf(s, "  QEMU resident memory " MIB_FMT " minus its learned "
-				       "overhead " MIB_FMT " is more than the balloon says\n",
-				       MIB(vm->rss_kib), MIB(d->qemu_overhead_kib));
+			"overhead " MIB_FMT " is more than the balloon says\n",
+			MIB(vm->rss_kib), MIB(d->qemu_overhead_kib));
 	if (d->held) {
 		appendf(s, "  uncooperative for %" G_GINT64_FORMAT " s: never "
-				       "given more; counted at what it holds\n",
-				       d->held_for_s);
+			"given more; counted at what it holds\n",
+			d->held_for_s);
 		if (d->reclaiming)
 			appendf(s, "  reclaiming: other VMs are short and it has been "
-					       "uncooperative for over reclaim_unresponsive_s=%u; "
-					       "never below its minimum nor what its guest last "
-					       "reported in use plus its floor\n",
-					       p->reclaim_unresponsive_s);
+				"uncooperative for over reclaim_unresponsive_s=%u; "
+				"never below its minimum nor what its guest last "
+				"reported in use plus its floor\n",
+				p->reclaim_unresponsive_s);
 		else if (p->reclaim_unresponsive_s)
 			appendf(s, "  its memory is taken back only while other VMs "
-					       "are short, after reclaim_unresponsive_s=%u\n",
-					       p->reclaim_unresponsive_s);
+				"are short, after reclaim_unresponsive_s=%u\n",
+				p->reclaim_unresponsive_s);
 	} else {
 		appendf(s, "  demand: " MIB_FMT " = in use " MIB_FMT
-				       " (total - available) + guest kernel " MIB_FMT
-				       " (assigned - total) + pressure " MIB_FMT "\n",
-				       MIB(d->demand_kib), MIB(d->used_kib),
-				       MIB(d->overhead_kib), MIB(d->pressure_kib));
+			" (total - available) + guest kernel " MIB_FMT
+			" (assigned - total) + pressure " MIB_FMT "\n",
+			MIB(d->demand_kib), MIB(d->used_kib),
+			MIB(d->overhead_kib), MIB(d->pressure_kib));
 		if (d->ideal_at_floor)
 			appendf(s, "  ideal: " MIB_FMT " = raised to the guest's "
-					       "floor: in use " MIB_FMT " + guest kernel " MIB_FMT
-					       " + floor " MIB_FMT " (what its balloon can reach; "
-					       "demand + %u%% buffer is less), within ["
-					       MIB_FMT ", " MIB_FMT "]\n",
-					       MIB(d->ideal_kib), MIB(d->used_kib),
-					       MIB(d->overhead_kib), MIB(d->floor_kib),
-					       vm->buffer_percent, MIB(d->min_kib),
-					       MIB(vm->maximum_kib));
+				"floor: in use " MIB_FMT " + guest kernel " MIB_FMT
+				" + floor " MIB_FMT " (what its balloon can reach; "
+				"demand + %u%% buffer is less), within ["
+				MIB_FMT ", " MIB_FMT "]\n",
+				MIB(d->ideal_kib), MIB(d->used_kib),
+				MIB(d->overhead_kib), MIB(d->floor_kib),
+				vm->buffer_percent, MIB(d->min_kib),
+				MIB(vm->maximum_kib));
 		else
 			appendf(s, "  ideal: " MIB_FMT " = demand + %u%% buffer, "
-					       "within [" MIB_FMT ", " MIB_FMT "]\n",
-					       MIB(d->ideal_kib), vm->buffer_percent,
-					       MIB(d->min_kib), MIB(vm->maximum_kib));
+				"within [" MIB_FMT ", " MIB_FMT "]\n",
+				MIB(d->ideal_kib), vm->buffer_percent,
+				MIB(d->min_kib), MIB(vm->maximum_kib));
 		appendf(s, "  allocation: " MIB_FMT ", %s\n",
-				       MIB(d->allocation_kib), alloc_text(d->alloc_kind));
+			MIB(d->allocation_kib), alloc_text(d->alloc_kind));
 	}
 
 	if (d->target_changed)
 		appendf(s, "  target: " MIB_FMT " -> " MIB_FMT "\n",
-				       MIB(vm->target_kib), MIB(d->target_kib));
+			MIB(vm->target_kib), MIB(d->target_kib));
 	else
 		appendf(s, "  target: " MIB_FMT " (unchanged)\n",
-				       MIB(d->target_kib));
+			MIB(d->target_kib));
 	if (d->shrink_delayed)
 		appendf(s, "  surplus kept for %" G_GINT64_FORMAT
-				       " s more (shrink_delay_s=%u, counted while demand "
-				       "does not rise) unless another VM needs it\n",
-				       d->shrink_wait_s, p->shrink_delay_s);
+			" s more (shrink_delay_s=%u, counted while demand "
+			"does not rise) unless another VM needs it\n",
+			d->shrink_wait_s, p->shrink_delay_s);
 	if (d->demand_rising)
 		g_string_append(s, "  demand rose while the surplus lasted: the shrink "
 				"delay restarted\n");
 	if (d->shrink_rate_limited)
 		appendf(s, "  shrinking at most %" G_GUINT64_FORMAT
-				       " MiB/s (max_shrink_mib_per_s)\n",
-				       MIB(p->max_shrink_kib_per_s));
-	if (d->growth_limited)
+			" MiB/s (max_shrink_mib_per_s)\n",
+			MIB(p->max_shrink_kib_per_s));
+	if (d->held_at_share)
+		appendf(s, "  growth held at its weighted share of the pool, " MIB_FMT
+			": VMs still growing have the rest of theirs reserved\n",
+			MIB(d->fair_share_kib));
+	else if (d->growth_limited)
 		g_string_append(s, "  growing as other VMs give memory back\n");
 	if (d->dimms)
 		appendf(s, "  hot-add: %u DIMM%s of " MIB_FMT "\n",
-				       d->dimms, d->dimms == 1 ? "" : "s",
-				       MIB(p->dimm_size_kib));
+			d->dimms, d->dimms == 1 ? "" : "s",
+			MIB(p->dimm_size_kib));
 	if (d->hotadd_fill_kib)
 		appendf(s, "  the guest keeps the whole new size: " MIB_FMT
-				       " above the allocation, returned once "
-				       "demand has not risen for shrink_delay_s\n",
-				       MIB(d->hotadd_fill_kib));
+			" above the allocation, returned once "
+			"demand has not risen for shrink_delay_s\n",
+			MIB(d->hotadd_fill_kib));
 	if (d->above_maximum)
 		g_string_append(s, "  above its maximum (lowered): shrinking to it without "
 				"waiting for the shrink delay\n");
 	if (pool) {
 		appendf(s, "  pool: " MIB_FMT ", committed " MIB_FMT
-				       " (what managed VMs hold), free " MIB_FMT
-				       ", held by uncooperative VMs " MIB_FMT "%s\n",
-				       MIB(pool->pool_kib), MIB(pool->committed_kib),
-				       MIB(pool->free_kib), MIB(pool->uncooperative_kib),
-				       pool->contention ? ", contended" : "");
+			" (what managed VMs hold), free " MIB_FMT
+			", held by uncooperative VMs " MIB_FMT "%s\n",
+			MIB(pool->pool_kib), MIB(pool->committed_kib),
+			MIB(pool->free_kib), MIB(pool->uncooperative_kib),
+			pool->contention ? ", contended" : "");
 		if (pool->minimums_exceed_pool)
 			appendf(s, "  the minimums (" MIB_FMT ") exceed the pool: "
-					       "they are shared by weight and nothing is "
-					       "hot-added beyond the pool\n",
-					       MIB(pool->minimums_kib));
+				"they are shared by weight and nothing is "
+				"hot-added beyond the pool\n",
+				MIB(pool->minimums_kib));
 		if (pool->overcommit_kib)
 			appendf(s, "  the pool is overcommitted by " MIB_FMT
-					       ": %s\n", MIB(pool->overcommit_kib),
-					       pool->overcommit_reason);
+				": %s\n", MIB(pool->overcommit_kib),
+				pool->overcommit_reason);
 	}
 	return g_string_free(s, FALSE);
 }
@@ -200,6 +204,8 @@ static const struct {
 	{ DMEM_DECISION_RATE_LIMITED, G_STRUCT_OFFSET(DmemVmDecision, shrink_rate_limited) },
 	{ DMEM_DECISION_GROWTH_LIMITED, G_STRUCT_OFFSET(DmemVmDecision, growth_limited) },
 	{ DMEM_DECISION_TARGET_CHANGED, G_STRUCT_OFFSET(DmemVmDecision, target_changed) },
+	{ DMEM_DECISION_HELD_AT_SHARE, G_STRUCT_OFFSET(DmemVmDecision, held_at_share) },
+	{ DMEM_DECISION_GROWING, G_STRUCT_OFFSET(DmemVmDecision, growing) },
 };
 
 #define FLAG_FIELD(d, i) G_STRUCT_MEMBER(gboolean, (d), decision_flags[i].offset)
@@ -220,6 +226,7 @@ void dmem_explain_record(const DmemVmInput *vm, const DmemVmDecision *d,
 		.min_kib = d->min_kib,
 		.max_kib = d->max_kib,
 		.allocation_kib = d->allocation_kib,
+		.fair_share_kib = d->fair_share_kib,
 		.hotadd_fill_kib = d->hotadd_fill_kib,
 		.allocation = d->alloc_kind,
 		.dimms = d->dimms,
@@ -277,6 +284,7 @@ char *dmem_explain_state(const DmemState *s, const DmemStateVm *vm)
 		.min_kib = x->min_kib,
 		.max_kib = x->max_kib,
 		.allocation_kib = x->allocation_kib,
+		.fair_share_kib = x->fair_share_kib,
 		.alloc_kind = x->allocation <= DMEM_ALLOC_MINIMUM ? x->allocation : DMEM_ALLOC_NONE,
 		.target_kib = vm->target_kib,
 		.dimms = x->dimms,

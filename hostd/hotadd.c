@@ -93,8 +93,10 @@ dmem_kib_t dmem_hotadd_plan(const DmemPolicyParams *p, const DmemTargetVm *g,
 							      k[best] + 1),
 				      k[best] + 1, dimm);
 		cost = sat_sub(next, held[best]);
-		if (cost > room) {
-			/* Not even one more whole DIMM fits: it waits. */
+		if (cost > room || next > g[best].limit) {
+			/* Not even one more whole DIMM fits, or it would take
+			 * what is reserved for VMs still growing: it waits. */
+			out[g[best].i].held_at_share |= next > g[best].limit;
 			want[best] = k[best];
 			continue;
 		}

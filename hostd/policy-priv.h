@@ -96,6 +96,13 @@ void dmem_arbitrate(DmemClaim *c, gsize n, dmem_kib_t budget,
 
 DmemAllocKind dmem_alloc_kind(const DmemClaim *c, gboolean minimums_short);
 
+/*
+ * Each claim's weighted share of @budget if every claim wanted its @cap:
+ * minimums first (by weight when they do not fit), the rest by weight.
+ */
+void dmem_fair_shares(const DmemClaim *c, const dmem_kib_t *cap, gsize n,
+		      dmem_kib_t budget, dmem_kib_t *share);
+
 /* ---- targets.c ---------------------------------------------------------- */
 
 /* One managed VM's numbers while its target is decided. */
@@ -107,6 +114,8 @@ typedef struct {
 	dmem_kib_t rss_held;	/* rss - QEMU overhead, or 0 */
 	dmem_kib_t live;	/* live size */
 	guint weight;
+	/* It may not hold more than this after growing (reservations). */
+	dmem_kib_t limit;
 } DmemTargetVm;
 
 /* What @t would hold with @target and @dimms more DIMMs of @dimm_kib. */

@@ -183,6 +183,22 @@ static VmClass classify(const DmemPolicyParams *p, const DmemHostInput *h,
 	return VM_FLEXIBLE;
 }
 
+/*
+ * Growing: demand rose by more than DMEM_DEMAND_RISE_MIN_KIB above its
+ * lowest value since it last counted as a rise, recently.
+ */
+static void track_growth(const DmemHostInput *h, DmemVmState *st, DmemVmDecision *d)
+{
+	if (st->last_demand_kib &&
+	    d->demand_kib > sat_add(st->last_demand_kib, DMEM_DEMAND_RISE_MIN_KIB)) {
+		st->growing_until_us = h->now_us + (gint64)DMEM_GROWING_HOLD_S * G_USEC_PER_SEC;
+		st->last_demand_kib = d->demand_kib;
+	} else if (!st->last_demand_kib || d->demand_kib < st->last_demand_kib) {
+		st->last_demand_kib = d->demand_kib;
+	}
+	d->growing = st->growing_until_us > h->now_us;
+}
+
 /* ---- step 2: what each VM holds ----------------------------------------- */
 
 /*
@@ -223,6 +239,33 @@ static void account(const DmemVmInput *vm, DmemVmState *st, DmemVmDecision *d,
 	d->held_by_rss = t->rss_held > MAX(target, actual);
 }
 
+static void reserve_shares(DmemVmDecision *out, const DmemClaim *c, const gsize *flex,
+			   gsize nflex, DmemTargetVm *t, dmem_kib_t budget,
+			   dmem_kib_t room)
+{
+	g_autofree dmem_kib_t *cap = g_new(dmem_kib_t, MAX(nflex, 1));
+	g_autofree dmem_kib_t *share = g_new(dmem_kib_t, MAX(nflex, 1));
+	g_autofree dmem_kib_t *reserve = g_new0(dmem_kib_t, MAX(nflex, 1));
+	dmem_kib_t reserved = 0;
+
+	for (gsize k = 0; k < nflex; k++)
+		cap[k] = out[flex[k]].max_kib;
+	dmem_fair_shares(c, cap, nflex, budget, share);
+	for (gsize k = 0; k < nflex; k++) {
+		DmemVmDecision *d = &out[flex[k]];
+
+		d->fair_share_kib = share[k];
+		if (d->growing && t[flex[k]].held < share[k])
+			reserve[k] = share[k] - t[flex[k]].held;
+		reserved = sat_add(reserved, reserve[k]);
+	}
+	for (gsize k = 0; k < nflex; k++) {
+		dmem_kib_t others = reserved - reserve[k];
+
+		t[flex[k]].limit = MAX(share[k], sat_add(t[flex[k]].held, sat_sub(room, others)));
+	}
+}
+
 /* ---- step 5: statuses and totals ---------------------------------------- */
 
 static void flexible_status(const DmemVmInput *vm, DmemVmDecision *d)
@@ -243,6 +286,8 @@ static void flexible_status(const DmemVmInput *vm, DmemVmDecision *d)
 				   MIB(d->ideal_kib), MIB(d->max_kib));
 		else if (d->allocation_kib < d->ideal_kib)
 			set_reason(d, "buffer cut: the pool is short");
+		else if (d->held_at_share)
+			set_reason(d, "at its weighted share while other VMs grow");
 		else if (d->growth_limited)
 			set_reason(d, "waiting for other VMs to give memory back");
 		else
@@ -255,6 +300,9 @@ static void flexible_status(const DmemVmInput *vm, DmemVmDecision *d)
 		else if (d->allocation_kib < d->demand_kib)
 			set_reason(d, "demand " MIB_FMT " not met: the pool is short",
 				   MIB(d->demand_kib));
+		else if (d->held_at_share)
+			set_reason(d, "demand " MIB_FMT " not met: at its weighted share "
+				   "while other VMs grow", MIB(d->demand_kib));
 		else if (d->growth_limited)
 			set_reason(d, "demand " MIB_FMT " not met yet: waiting for other "
 				   "VMs to give memory back", MIB(d->demand_kib));
@@ -394,6 +442,7 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 		}
 		st->uncoop_since_us = 0;
 		st->last_floor_target_kib = MAX(d->floor_target_kib, d->demand_kib);
+		track_growth(h, st, d);
 		c[nflex] = (DmemClaim) {
 			.lo = d->min_kib,
 			.demand = clamp_kib(d->demand_kib, d->min_kib, d->max_kib),
@@ -418,11 +467,22 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 	}
 
 	/*
+	 * Reservations. Growth is handed out as it is asked for, and memory a
+	 * guest has filled cannot be taken back; so when VMs grow at the same
+	 * time, the first to ask would keep what the weights give to others.
+	 * While a VM is growing and holds less than its weighted share of the
+	 * pool (its share if every VM wanted its maximum), the rest of that
+	 * share is kept free for it: others grow into it only up to their own
+	 * share.
+	 */
+	room = sat_sub(pool.pool_kib, pool.committed_kib);
+	reserve_shares(out, c, flex, nflex, t, budget, room);
+
+	/*
 	 * 4. time. Someone is short when the arbitration could not give a VM
 	 * its ideal, or its growth cannot be paid from the part of the pool
 	 * nobody holds, and everyone is when the VMs hold more than the pool.
 	 */
-	room = sat_sub(pool.pool_kib, pool.committed_kib);
 	pool.contention = pool.committed_kib > pool.pool_kib || wanted > room || cut;
 	for (gsize k = 0; k < nflex; k++) {
 		gsize i = flex[k];

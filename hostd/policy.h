@@ -79,6 +79,13 @@
  */
 #define DMEM_DEMAND_RISE_MIN_KIB		(16 * DMEM_KIB_PER_MIB)
 #define DMEM_DEMAND_RISE_PERCENT		1
+/*
+ * A VM whose demand rose by more than DMEM_DEMAND_RISE_MIN_KIB from one
+ * sample to the next is growing, for this long: while it is and holds less
+ * than its weighted share of the pool, that share is kept free for it
+ * (targets.c, "reservations").
+ */
+#define DMEM_GROWING_HOLD_S			10
 /* The balloon has reached its target when within this distance of it. */
 #define DMEM_BALLOON_TOLERANCE_KIB		(8 * DMEM_KIB_PER_MIB)
 /* Movement toward the target of at least this much counts as progress. */
@@ -195,6 +202,11 @@ typedef struct {
 	dmem_kib_t qemu_overhead_kib;
 	dmem_kib_t qemu_ref_actual_kib;	/* actual at the previous cycle */
 
+	/* Growing (demand rising sample to sample) until then; the demand
+	 * of the last cycle. */
+	gint64 growing_until_us;
+	dmem_kib_t last_demand_kib;
+
 	/* Uncooperative since (0: cooperative), and what the guest last told
 	 * us it needs at least: in use + overhead + floor (floor_target). */
 	gint64 uncoop_since_us;
@@ -261,6 +273,13 @@ typedef struct {
 
 	dmem_kib_t allocation_kib;	/* share of the pool */
 	DmemAllocKind alloc_kind;
+	/*
+	 * Its weighted share of the whole pool, and whether its growth stopped
+	 * there because VMs still growing toward theirs have it reserved.
+	 */
+	dmem_kib_t fair_share_kib;
+	gboolean growing;
+	gboolean held_at_share;
 
 	dmem_kib_t target_kib;	/* new balloon target */
 	gboolean target_changed;

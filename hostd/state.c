@@ -184,7 +184,7 @@ static void put_group(GString *out, const char *name)
 static const char *const flag_names[DMEM_DECISION_FLAGS] = {
 	"held", "reclaiming", "held-by-rss", "ideal-at-floor", "above-maximum",
 	"shrink-delayed", "demand-rising", "rate-limited", "growth-limited",
-	"target-changed",
+	"target-changed", "held-at-share", "growing",
 };
 
 const char *dmem_state_flag_name(guint bit)
@@ -222,6 +222,7 @@ static void put_decision(GString *out, const DmemStateDecision *x)
 	put_u64(out, KEY("reachable_maximum_kib"), x->max_kib);
 	put_u64(out, KEY("allocation_kib"), x->allocation_kib);
 	put_u64(out, KEY("allocation"), x->allocation);
+	put_u64(out, KEY("fair_share_kib"), x->fair_share_kib);
 	put_u64(out, KEY("hotadd_fill_kib"), x->hotadd_fill_kib);
 	put_u64(out, KEY("dimms_planned"), x->dimms);
 	put_i64(out, KEY("shrink_wait_s"), x->shrink_wait_s);
@@ -412,6 +413,7 @@ static void get_decision(Reader *r, const char *g, DmemStateDecision *x)
 	x->max_kib = get_u64(r, g, "reachable_maximum_kib");
 	x->allocation_kib = get_u64(r, g, "allocation_kib");
 	x->allocation = (guint)get_uint(r, g, "allocation", G_MAXUINT);
+	x->fair_share_kib = get_u64(r, g, "fair_share_kib");
 	x->hotadd_fill_kib = get_u64(r, g, "hotadd_fill_kib");
 	x->dimms = (guint)get_uint(r, g, "dimms_planned", G_MAXUINT);
 	x->shrink_wait_s = (gint64)get_uint(r, g, "shrink_wait_s", G_MAXINT64);

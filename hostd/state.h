@@ -26,7 +26,9 @@ enum {
 	DMEM_DECISION_RATE_LIMITED = 1 << 7,
 	DMEM_DECISION_GROWTH_LIMITED = 1 << 8,
 	DMEM_DECISION_TARGET_CHANGED = 1 << 9,
-	DMEM_DECISION_FLAGS = 10
+	DMEM_DECISION_HELD_AT_SHARE = 1 << 10,
+	DMEM_DECISION_GROWING = 1 << 11,
+	DMEM_DECISION_FLAGS = 12
 };
 
 /*
@@ -46,6 +48,7 @@ typedef struct {
 	dmem_kib_t floor_kib;		/* the guest's balloon floor */
 	dmem_kib_t min_kib, max_kib;	/* effective bounds */
 	dmem_kib_t allocation_kib;
+	dmem_kib_t fair_share_kib;	/* its weighted share of the pool */
 	dmem_kib_t hotadd_fill_kib;
 	guint allocation;		/* DmemAllocKind */
 	guint dimms;			/* planned this cycle */

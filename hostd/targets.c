@@ -147,7 +147,7 @@ static dmem_kib_t grow_within_live(const DmemTargetVm *g, DmemVmDecision *out,
 
 	for (gsize k = 0; k < n; k++) {
 		const DmemVmDecision *d = &out[g[k].i];
-		dmem_kib_t want = MIN(d->allocation_kib, g[k].live);
+		dmem_kib_t want = MIN(MIN(d->allocation_kib, g[k].live), g[k].limit);
 
 		cap[k] = sat_sub(want, g[k].held);
 		w[k] = g[k].weight;
@@ -155,10 +155,11 @@ static dmem_kib_t grow_within_live(const DmemTargetVm *g, DmemVmDecision *out,
 	dmem_waterfill(cap, w, x, n, room);
 	for (gsize k = 0; k < n; k++) {
 		DmemVmDecision *d = &out[g[k].i];
-		dmem_kib_t want = MIN(d->allocation_kib, g[k].live);
+		dmem_kib_t want = MIN(MIN(d->allocation_kib, g[k].live), g[k].limit);
 		dmem_kib_t to = MIN(want, g[k].held + x[k]);
 
 		d->target_kib = MAX(g[k].cur, to);
+		d->held_at_share = g[k].limit < MIN(d->allocation_kib, g[k].live);
 		used += x[k];
 	}
 	return room - used;

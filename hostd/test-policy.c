@@ -1080,6 +1080,59 @@ static void test_reclaim_unresponsive(void)
 	g_assert_false(s.d[quiet].reclaiming);
 }
 
+/*
+ * Three VMs ramp the same workload at the same time on a pool that cannot
+ * hold all of it, and their guests cannot give memory back once they use
+ * it (no swap: the balloon stops at the floor). Memory is handed out as it
+ * is asked for, so without reservations the first to ask keeps it; with
+ * them, each growing VM keeps its weighted share free: the highest weight
+ * gets what it needs, and what they hold is ordered by weight.
+ */
+static void test_simultaneous_ramps(void)
+{
+	static const guint weights[] = { 8000, 5000, 2000 };
+	Sim s;
+
+	sim_init(&s, MiB(2048));
+	s.p.shrink_delay_s = 5;
+	s.p.interval_ms = 500;
+	s.p.dimm_size_kib = MiB(128);
+	for (gsize i = 0; i < 3; i++) {
+		gsize k = sim_add(&s, vm_new("v", MiB(512), MiB(1536), MiB(60)));
+
+		s.vm[k].minimum_kib = MiB(384);
+		s.vm[k].weight = weights[i];
+		s.keeps_floor[k] = TRUE;
+	}
+	for (int c = 0; c < 120; c++) {
+		for (gsize i = 0; i < 3; i++) {
+			/* 16 MiB a cycle to 700 MiB; a guest whose workload
+			 * does not fit stops there (it would be OOM-killed). */
+			dmem_kib_t want = MIN(MiB(60) + (dmem_kib_t)c * MiB(16), MiB(700));
+
+			s.used[i] = MIN(want, s.vm[i].assigned_kib - MiB(40));
+		}
+		sim_decide(&s);
+		check_invariants(&s.p, &s.h, s.vm, s.d, &s.pool, s.n);
+		g_assert_cmpuint(s.pool.committed_after_kib, <=, s.h.pool_kib);
+		sim_apply(&s);
+	}
+	for (gsize i = 0; i < 3; i++)
+		g_test_message("weight %u: holds %" G_GUINT64_FORMAT " MiB, uses %"
+			       G_GUINT64_FORMAT " MiB, share %" G_GUINT64_FORMAT " MiB",
+			       weights[i], s.d[i].held_kib / 1024, s.used[i] / 1024,
+			       s.d[i].fair_share_kib / 1024);
+	/* The highest weight's workload fits; the order follows the weights. */
+	g_assert_cmpuint(s.used[0], ==, MiB(700));
+	g_assert_cmpuint(s.d[0].held_kib, >, s.d[1].held_kib);
+	g_assert_cmpuint(s.d[1].held_kib, >, s.d[2].held_kib);
+	/* Nobody grew past its share by more than a DIMM's rounding. */
+	for (gsize i = 0; i < 3; i++)
+		g_assert_cmpuint(s.d[i].held_kib, <=,
+				 MAX(s.d[i].fair_share_kib + s.p.dimm_size_kib,
+				     s.vm[i].startup_kib));
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -1096,6 +1149,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/policy/random/simulation", test_random_simulation);
 	g_test_add_func("/policy/random/truth", test_random_truth);
 	g_test_add_func("/policy/contention/weights", test_contention_weights);
+	g_test_add_func("/policy/contention/simultaneous-ramps", test_simultaneous_ramps);
 	g_test_add_func("/policy/held/creeping-balloon", test_creeping_balloon);
 	g_test_add_func("/policy/held/refusal-at-floor", test_refusal_at_floor_not_stuck);
 	g_test_add_func("/policy/held/call-pending", test_call_pending);

@@ -137,11 +137,16 @@ check "no OOM kill in the highest-weight VM" \
 	vm_exec hi '! dmesg | grep -qE "Out of memory|Killed process|oom-kill"'
 check "its workload finished" vm_exec hi 'grep -q "^exit=0" /tmp/hog.log'
 
-# ---- a stuck VM and a lagging balloon ------------------------------------------
-# The workloads are over, but their surplus is still held (the shrink delay
-# has not passed) and the pool is full: mid's demand step makes dmemd take
-# surplus back at once, and mid only grows by what a balloon has actually
-# returned (the sampler checks the sums), while lo's QEMU is stopped.
+# ---- a stuck VM ------------------------------------------------------------------
+# Lagging balloons were part of the contention above: VMs asked to give
+# surplus back at once while another needed it, the sampler checking that
+# nothing was handed out twice. Now lo's QEMU is stopped while mid's demand
+# steps up: mid gets its memory on time.
+check "a VM gave surplus back at once because another needed it" \
+	grep -q "another VM needs memory" "$DMEMD_LOG"
+# mid's surplus from its workload goes back first (shrink_delay_s=5).
+mid_small() { [ "$(vm_balloon_kib mid actual)" -le $((400 * 1024)) ]; }
+vm_wait 30 mid_small || bail "mid did not shrink after its workload: $(dmemd_vm_json mid reason)"
 lo_pid=$(vm_qemu_pid lo)
 tap_diag "before the step: $(dmemctl status | head -n 1)"
 mid0=$(vm_balloon_kib mid actual)
