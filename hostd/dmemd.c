@@ -335,6 +335,9 @@ static void on_collected(gpointer data)
 			.target_kib = vm->target_kib,
 			.rss_kib = vm->rss_kib,
 			.stats = vm->have_stats ? &vm->stats : NULL,
+			.apply_pending = vm->apply_pending,
+			.pending_target_kib = vm->pending_target_kib,
+			.pending_dimms = vm->pending_dimms,
 		};
 
 		facts.call_pending = dmem_job_pending(vm, now_us, &facts.call_pending_s);
@@ -342,7 +345,7 @@ static void on_collected(gpointer data)
 		in[i] = vm->input;
 		st[i] = vm->policy;
 		if (vm->input.enabled && !vm->input.unmanaged_reason)
-			resident += vm->rss_kib;
+			resident += dmem_policy_guest_resident_kib(&vm->input, &vm->policy);
 	}
 
 	host = (DmemHostInput) {
@@ -384,6 +387,12 @@ static gboolean on_cycle(gpointer user_data)
 {
 	run_cycle(user_data);
 	return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_first_cycle(gpointer user_data)
+{
+	run_cycle(user_data);
+	return G_SOURCE_REMOVE;
 }
 
 static void schedule_cycle(Dmemd *d)
@@ -558,7 +567,8 @@ int main(int argc, char **argv)
 
 	d.virt = dmem_virt_new(d.cfg.uri);
 	dmem_virt_start(d.virt);
-	run_cycle(&d);
+	/* The first cycle at once, but inside the loop: jobs report to it. */
+	g_idle_add(on_first_cycle, &d);
 	schedule_cycle(&d);
 	dmem_notify("READY=1");
 

@@ -37,7 +37,8 @@ static void appendf(GString *s, const char *fmt, ...)
 }
 
 #define MIB_FMT "%" G_GUINT64_FORMAT " MiB"
-#define MIB(kib) (((kib) + DMEM_KIB_PER_MIB / 2) / DMEM_KIB_PER_MIB)
+/* Truncated, like the policy's reasons: one VM, one number. */
+#define MIB(kib) dmem_kib_to_mib(kib)
 
 static const char *alloc_text(DmemAllocKind kind)
 {

@@ -116,6 +116,7 @@ typedef struct {
 	guint weight;
 	/* It may not hold more than this after growing (reservations). */
 	dmem_kib_t limit;
+	gboolean pending;	/* a decision is on its way: none now */
 } DmemTargetVm;
 
 /* What @t would hold with @target and @dimms more DIMMs of @dimm_kib. */

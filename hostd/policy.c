@@ -48,6 +48,15 @@ dmem_kib_t dmem_policy_pool_kib(const DmemConfig *cfg,
 			     cfg->host_reserve_kib));
 }
 
+dmem_kib_t dmem_policy_guest_resident_kib(const DmemVmInput *vm, const DmemVmState *st)
+{
+	dmem_kib_t holds = MAX(bound(vm->target_kib), bound(vm->assigned_kib));
+
+	if (!vm->rss_kib)
+		return holds;
+	return MIN(sat_sub(bound(vm->rss_kib), st->qemu_overhead_kib), holds);
+}
+
 void dmem_vm_state_init(DmemVmState *st)
 {
 	*st = (DmemVmState) { 0 };
@@ -209,8 +218,8 @@ static void track_growth(const DmemHostInput *h, DmemVmState *st, DmemVmDecision
  * VM count for more). Untouched guest memory makes a sample smaller too;
  * the largest sample is the best lower bound of QEMU's own share.
  */
-static void account(const DmemVmInput *vm, DmemVmState *st, DmemVmDecision *d,
-		    DmemTargetVm *t)
+static void account(const DmemPolicyParams *p, const DmemVmInput *vm, DmemVmState *st,
+		    DmemVmDecision *d, DmemTargetVm *t)
 {
 	dmem_kib_t actual = bound(vm->assigned_kib);
 	dmem_kib_t target = bound(vm->target_kib);
@@ -234,6 +243,11 @@ static void account(const DmemVmInput *vm, DmemVmState *st, DmemVmDecision *d,
 		.weight = MIN(vm->weight, DMEM_WEIGHT_MAX),
 	};
 	t->held = dmem_held_with(t, target, 0, 0);
+	/* A decision on its way holds what it will hold once it lands. */
+	if (vm->apply_pending)
+		t->held = MAX(t->held, dmem_held_with(t, bound(vm->pending_target_kib),
+						      vm->pending_dimms, p->dimm_size_kib));
+	t->pending = vm->apply_pending;
 	d->held_kib = t->held;
 	d->qemu_overhead_kib = st->qemu_overhead_kib;
 	d->held_by_rss = t->rss_held > MAX(target, actual);
@@ -412,7 +426,7 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 	DmemPoolDecision pool = { .pool_kib = bound(h->pool_kib) };
 	dmem_kib_t budget, room, wanted = 0;
 	gsize nflex = 0, ngrow = 0;
-	gboolean minimums_short = FALSE, cut = FALSE;
+	gboolean minimums_short = FALSE, cut = FALSE, below_demand = FALSE;
 
 	/* 1, 2. classify and account. */
 	for (gsize i = 0; i < n; i++) {
@@ -427,7 +441,7 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 			d->target_kib = vms[i].target_kib;
 			continue;
 		}
-		account(&vms[i], st, d, &t[i]);
+		account(p, &vms[i], st, d, &t[i]);
 		t[i].i = i;
 		pool.committed_kib = sat_add(pool.committed_kib, d->held_kib);
 		pool.minimums_kib = sat_add(pool.minimums_kib, d->min_kib);
@@ -464,6 +478,7 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 		if (d->allocation_kib > t[flex[k]].held)
 			wanted = sat_add(wanted, d->allocation_kib - t[flex[k]].held);
 		cut |= c[k].give < c[k].ideal;
+		below_demand |= t[flex[k]].held < c[k].demand;
 	}
 
 	/*
@@ -487,16 +502,20 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 	for (gsize k = 0; k < nflex; k++) {
 		gsize i = flex[k];
 
-		if (out[i].allocation_kib > t[i].cur)
+		if (t[i].pending)
+			out[i].target_kib = t[i].cur;	/* the last one first */
+		else if (out[i].allocation_kib > t[i].cur)
 			grow[ngrow++] = t[i];
 		else
 			dmem_targets_shrink(p, h, &t[i], &states[i], &out[i],
 					    pool.contention);
 	}
+	/* An uncooperative VM gives memory only to a VM short of demand,
+	 * not of a buffer. */
 	for (gsize i = 0; i < n; i++)
 		if (cls[i] == VM_HELD)
 			dmem_targets_reclaim(p, h, &t[i], &states[i], &out[i],
-					     pool.contention);
+					     pool.contention && below_demand);
 	for (gsize k = 0; k < ngrow; k++)
 		states[grow[k].i].surplus_since_us = 0;
 	dmem_targets_grow(p, grow, out, ngrow, room);
@@ -517,6 +536,8 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 				    (!vms[i].target_known && cls[i] == VM_FLEXIBLE);
 		d->held_after_kib = dmem_held_with(&t[i], d->target_kib, d->dimms,
 						   p->dimm_size_kib);
+		if (t[i].pending)
+			d->held_after_kib = MAX(d->held_after_kib, t[i].held);
 		pool.committed_after_kib = sat_add(pool.committed_after_kib,
 						   d->held_after_kib);
 	}

@@ -155,6 +155,14 @@ typedef struct {
 	 */
 	gint64 call_pending_s;
 	const char *call_pending;
+	/*
+	 * A decision on its way (an apply job in flight, or waiting for one):
+	 * it is counted as if done, and nothing new is decided for the VM
+	 * until it is.
+	 */
+	gboolean apply_pending;
+	dmem_kib_t pending_target_kib;
+	guint pending_dimms;
 
 	DmemGuestStats stats;
 } DmemVmInput;
@@ -325,13 +333,22 @@ void dmem_policy_params_from_config(DmemPolicyParams *p, const DmemConfig *cfg);
 
 /*
  * The pool: host_pool_kib when set; otherwise host MemAvailable minus the
- * reserve, plus what the managed VMs already hold (@managed_resident_kib:
- * their QEMU processes' resident memory), since their memory is not
- * available but is theirs to share.
+ * reserve, plus the guest memory the managed VMs have resident
+ * (@managed_resident_kib, the sum of dmem_policy_guest_resident_kib()):
+ * that memory is not available, but it is theirs to share. Memory a VM
+ * holds but has not touched yet is still in MemAvailable, so free memory
+ * is MemAvailable - reserve - what VMs hold but have not touched.
  */
 dmem_kib_t dmem_policy_pool_kib(const DmemConfig *cfg,
 				dmem_kib_t host_available_kib,
 				dmem_kib_t managed_resident_kib);
+
+/*
+ * The guest memory @vm's QEMU has resident: its resident memory minus
+ * QEMU's own (as learned in @st), at most what the VM holds; what it holds
+ * when QEMU's resident memory is unknown.
+ */
+dmem_kib_t dmem_policy_guest_resident_kib(const DmemVmInput *vm, const DmemVmState *st);
 
 /* A fresh per-VM state (for a VM seen for the first time). */
 void dmem_vm_state_init(DmemVmState *st);

@@ -110,6 +110,9 @@ void dmem_settings_resolve(const DmemConfig *cfg, const DmemVmFacts *f,
 		.rss_kib = f->rss_kib,
 		.call_pending = f->call_pending,
 		.call_pending_s = f->call_pending_s,
+		.apply_pending = f->apply_pending,
+		.pending_target_kib = f->pending_target_kib,
+		.pending_dimms = f->pending_dimms,
 	};
 	if (why != reason && why)
 		g_strlcpy(reason, why, DMEM_REASON_MAX);

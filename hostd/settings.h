@@ -39,6 +39,10 @@ typedef struct {
 	/* A libvirt call in flight for the VM, and for how long; NULL: none. */
 	const char *call_pending;
 	gint64 call_pending_s;
+	/* A decision on its way to libvirt. */
+	gboolean apply_pending;
+	dmem_kib_t pending_target_kib;
+	guint pending_dimms;
 } DmemVmFacts;
 
 /*

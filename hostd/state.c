@@ -389,11 +389,9 @@ static guint get_flags(Reader *r, const char *g, const char *k)
 		for (b = 0; b < G_N_ELEMENTS(flag_names); b++)
 			if (strcmp(*w, flag_names[b]) == 0)
 				break;
-		if (b == G_N_ELEMENTS(flag_names)) {
-			bad_value(r, g, k, v, "unknown flag");
-			return 0;
-		}
-		flags |= 1u << b;
+		/* A newer dmemd's flag: it only colours an explanation. */
+		if (b < G_N_ELEMENTS(flag_names))
+			flags |= 1u << b;
 	}
 	return flags;
 }

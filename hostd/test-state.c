@@ -319,18 +319,23 @@ static void test_bad_data(void)
 		DAEMON_HEAD "connected=true\n" DAEMON_TAIL "vms=1\n\n" VM_0,
 		DAEMON_HEAD "connected=true\n" DAEMON_TAIL "vms=1\n\n" VM_0
 		"held_kib=1\nrss_kib=1\noverhead_kib=1\nheld_for_s=-1\n",
-		/* A decision with a flag nobody knows. */
+		/* A decision with a number that is not one. */
+		DAEMON_HEAD "connected=true\n" DAEMON_TAIL "vms=1\n\n" VM_0
+		"held_kib=1\nrss_kib=1\noverhead_kib=1\nheld_for_s=0\n"
+		"buffer_percent=20\nweight=1\nfree_slots=1\nprevious_target_kib=1\n"
+		"used_kib=1\nguest_overhead_kib=1\npressure_kib=x\nfloor_kib=1\n"
+		"effective_minimum_kib=1\nreachable_maximum_kib=1\nallocation_kib=1\n"
+		"allocation=1\nfair_share_kib=1\nhotadd_fill_kib=0\ndimms_planned=0\n"
+		"shrink_wait_s=0\nflags=held\n",
+	};
+	static const char good[] =
 		DAEMON_HEAD "connected=true\n" DAEMON_TAIL "vms=1\n\n" VM_0
 		"held_kib=1\nrss_kib=1\noverhead_kib=1\nheld_for_s=0\n"
 		"buffer_percent=20\nweight=1\nfree_slots=1\nprevious_target_kib=1\n"
 		"used_kib=1\nguest_overhead_kib=1\npressure_kib=0\nfloor_kib=1\n"
 		"effective_minimum_kib=1\nreachable_maximum_kib=1\nallocation_kib=1\n"
-		"allocation=1\nhotadd_fill_kib=0\ndimms_planned=0\nshrink_wait_s=0\n"
-		"flags=held lucky\n",
-	};
-	static const char good[] =
-		DAEMON_HEAD "connected=true\n" DAEMON_TAIL "vms=1\n\n" VM_0
-		"held_kib=1\nrss_kib=1\noverhead_kib=1\nheld_for_s=0\n";
+		"allocation=1\nfair_share_kib=1\nhotadd_fill_kib=0\ndimms_planned=0\n"
+		"shrink_wait_s=0\nflags=held from-a-newer-dmemd growing\n";
 	g_autoptr(GError) err = NULL;
 	DmemState ok;
 
@@ -339,6 +344,9 @@ static void test_bad_data(void)
 	g_assert_true(dmem_state_from_data(&ok, good, strlen(good), "state", &err));
 	g_assert_no_error(err);
 	g_assert_cmpuint(ok.vms->len, ==, 1);
+	/* A flag of a newer dmemd is ignored, the known ones kept. */
+	g_assert_cmpuint(((DmemStateVm *)ok.vms->pdata[0])->decision.flags, ==,
+			 DMEM_DECISION_HELD | DMEM_DECISION_GROWING);
 	dmem_state_clear(&ok);
 
 	for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {

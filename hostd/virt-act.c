@@ -53,26 +53,59 @@ static void apply_free(gpointer p)
 
 static void apply_failed(DmemJob *job, Apply *a, char *action)
 {
-	virConnectPtr conn = virDomainGetConnect(job->dom);
+	virConnectPtr conn;
+	int code = virGetLastErrorCode();
 
+	/* Read the error first: every libvirt call below resets it. */
 	a->action = action;
 	a->error = g_strdup(dmem_virt_error_message());
-	a->gone = dmem_virt_error_domain_gone();
-	a->conn_dead = conn && !virConnectIsAlive(conn);
+	a->gone = code == VIR_ERR_NO_DOMAIN ||
+		  (code == VIR_ERR_OPERATION_INVALID && virDomainIsActive(job->dom) != 1);
+	conn = virDomainGetConnect(job->dom);
+	a->conn_dead = conn && virConnectIsAlive(conn) != 1;
+}
+
+/*
+ * The job's domain is still the boot it was decided for: a VM restarted
+ * since must not get the old boot's DIMMs or target (its virDomainPtr
+ * follows the name and uuid, not the boot).
+ */
+static gboolean same_boot(DmemJob *job, Apply *a)
+{
+	unsigned char uuid[VIR_UUID_BUFLEN];
+	virDomainPtr now;
+	gboolean same;
+
+	if (virDomainGetUUID(job->dom, uuid) < 0)
+		return FALSE;
+	now = virDomainLookupByUUID(virDomainGetConnect(job->dom), uuid);
+	if (!now) {
+		a->gone = TRUE;
+		return FALSE;
+	}
+	same = virDomainGetID(now) == job->id;
+	virDomainFree(now);
+	a->gone = !same;
+	return same;
 }
 
 static void apply_run(DmemJob *job)
 {
 	Apply *a = job->data;
 
+	dmem_job_calling(job, "looking the domain up");
+	if (!same_boot(job, a))
+		return;
 	if (a->set_period) {
 		dmem_job_calling(job, "setting the memory statistics period");
+		/* A failure is reported; the balloon actions still go on. */
 		if (virDomainSetMemoryStatsPeriod(job->dom, DMEM_STATS_PERIOD_S,
-						  VIR_DOMAIN_AFFECT_LIVE) < 0) {
+						  VIR_DOMAIN_AFFECT_LIVE) < 0)
 			apply_failed(job, a, g_strdup("setting the memory statistics period"));
+		else
+			a->period_ok = TRUE;
+		if (a->gone || a->conn_dead)
 			return;
-		}
-		a->period_ok = TRUE;
 	}
 	for (guint i = 0; i < a->dimms; i++) {
 		g_autofree char *xml = g_strdup_printf(
@@ -84,6 +117,8 @@ static void apply_run(DmemJob *job)
 		if (virDomainAttachDeviceFlags(job->dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
 			g_autofree char *size = dmem_size_format(a->dimm_kib);
 
+			g_clear_pointer(&a->action, g_free);
+			g_clear_pointer(&a->error, g_free);
 			apply_failed(job, a, g_strdup_printf("hot-adding a %s DIMM", size));
 			break;
 		}
@@ -97,8 +132,9 @@ static void apply_run(DmemJob *job)
 	if (virDomainSetMemoryFlags(job->dom, a->target_kib, VIR_DOMAIN_AFFECT_LIVE) < 0) {
 		g_autofree char *to = dmem_size_format(a->target_kib);
 
-		if (!a->action)
-			apply_failed(job, a, g_strdup_printf("setting the balloon target to %s", to));
+		g_clear_pointer(&a->action, g_free);
+		g_clear_pointer(&a->error, g_free);
+		apply_failed(job, a, g_strdup_printf("setting the balloon target to %s", to));
 		return;
 	}
 	a->target_ok = TRUE;
@@ -153,6 +189,7 @@ static void apply_done(DmemVirt *v, DmemVm *vm, DmemJob *job)
 
 	if (!vm)
 		return;		/* gone, or a new boot: nothing of this applies */
+	vm->apply_pending = FALSE;
 	if (a->period_ok) {
 		g_message("%s: memory statistics period set to %d s", vm->name,
 			  DMEM_STATS_PERIOD_S);
@@ -248,28 +285,18 @@ static void dry_run(DmemVm *vm, dmem_kib_t dimm_size_kib)
 			  vm->name, to);
 }
 
-void dmem_virt_apply(DmemVirt *v, DmemVm *vm, dmem_kib_t dimm_size_kib,
-		     gint64 now_us, gboolean dry)
+/* Submit an apply job: @target_kib after @dimms DIMMs, as @vm->decision says. */
+static void submit(DmemVirt *v, DmemVm *vm, dmem_kib_t dimm_size_kib, guint dimms,
+		   gboolean set_target, dmem_kib_t target_kib)
 {
-	const DmemVmDecision *d = &vm->decision;
-	Apply *a;
+	Apply *a = g_new0(Apply, 1);
 
-	if (!d->managed || !vm->dom || !v->conn || vm->job)
-		return;
-	if (dry) {
-		dry_run(vm, dimm_size_kib);
-		return;
-	}
-	if (vm->retry_at_us > now_us)
-		return;
-
-	a = g_new0(Apply, 1);
 	/* Without a period QEMU never asks the guest: no stats, ever. */
 	a->set_period = vm->live_ok && vm->live.stats_period_s == 0 && !vm->period_set;
-	a->dimms = d->dimms;
+	a->dimms = dimms;
 	a->dimm_kib = dimm_size_kib;
-	a->set_target = d->target_changed || d->dimms;
-	a->target_kib = d->target_kib;
+	a->set_target = set_target || dimms;
+	a->target_kib = target_kib;
 	a->live_kib = vm->live.memory_kib;
 	if (a->set_target)
 		target_why(vm, a->why);
@@ -277,5 +304,49 @@ void dmem_virt_apply(DmemVirt *v, DmemVm *vm, dmem_kib_t dimm_size_kib,
 		apply_free(a);
 		return;
 	}
-	dmem_job_submit(v, vm, apply_run, apply_done, a, apply_free);
+	if (dmem_job_submit(v, vm, apply_run, apply_done, a, apply_free) &&
+	    (a->dimms || a->set_target)) {
+		vm->apply_pending = TRUE;
+		vm->pending_target_kib = target_kib;
+		vm->pending_dimms = dimms;
+	}
+}
+
+void dmem_virt_apply(DmemVirt *v, DmemVm *vm, dmem_kib_t dimm_size_kib,
+		     gint64 now_us, gboolean dry)
+{
+	const DmemVmDecision *d = &vm->decision;
+
+	if (!d->managed || !vm->dom || !v->conn)
+		return;
+	if (dry) {
+		dry_run(vm, dimm_size_kib);
+		return;
+	}
+	if (vm->retry_at_us > now_us)
+		return;
+	if (vm->job) {
+		/*
+		 * Its collect came back late: the decision waits for it,
+		 * counted as done meanwhile (the first one that waits; the
+		 * policy decides nothing new for the VM until it lands).
+		 */
+		if ((d->target_changed || d->dimms) && !vm->apply_pending) {
+			vm->apply_deferred = vm->apply_pending = TRUE;
+			vm->pending_target_kib = d->target_kib;
+			vm->pending_dimms = d->dimms;
+			v->apply_dimm_kib = dimm_size_kib;
+		}
+		return;
+	}
+	submit(v, vm, dimm_size_kib, d->dimms, d->target_changed, d->target_kib);
+}
+
+void dmem_virt_apply_deferred(DmemVirt *v, DmemVm *vm)
+{
+	vm->apply_deferred = FALSE;
+	vm->apply_pending = FALSE;
+	if (!vm->dom || !v->conn)
+		return;
+	submit(v, vm, v->apply_dimm_kib, vm->pending_dimms, TRUE, vm->pending_target_kib);
 }

@@ -66,7 +66,8 @@ typedef struct {
 
 	gboolean has_metadata;
 	DmemMetadata metadata;
-	char *metadata_error;
+	char *metadata_error;		/* the element is invalid */
+	gboolean metadata_unreadable;	/* the call failed */
 } Collect;
 
 static void collect_free(gpointer p)
@@ -192,8 +193,7 @@ static void read_metadata(DmemJob *job, Collect *c)
 				    DMEM_METADATA_URI, VIR_DOMAIN_AFFECT_LIVE);
 	if (!text) {
 		if (virGetLastErrorCode() != VIR_ERR_NO_DOMAIN_METADATA)
-			c->metadata_error = g_strdup_printf("cannot read its dmem metadata: %s",
-							    dmem_virt_error_message());
+			c->metadata_unreadable = TRUE;
 		return;
 	}
 	if (dmem_metadata_parse(text, &c->metadata, &error))
@@ -283,23 +283,45 @@ static void merge(DmemVm *vm, Collect *c)
 	} else if (c->stats_error) {
 		g_debug("%s: cannot read statistics: %s", vm->name, c->stats_error);
 	}
+	/*
+	 * A failed read of a definition that was read before keeps the last
+	 * good one and tries again next cycle: a passing libvirt error must
+	 * not make a managed VM Unmanaged (and drop what it holds from the
+	 * pool's accounting). A definition never read is an error.
+	 */
 	if (c->read_live) {
-		vm->live_ok = c->live_ok;
-		if (c->live_ok)
-			vm->live = c->live;
-		g_free(vm->live_error);
-		vm->live_error = g_steal_pointer(&c->live_error);
-		vm->live_at_us = c->submitted_us;
+		if (c->live_ok || !vm->live_ok) {
+			vm->live_ok = c->live_ok;
+			if (c->live_ok)
+				vm->live = c->live;
+			g_free(vm->live_error);
+			vm->live_error = g_steal_pointer(&c->live_error);
+			vm->live_at_us = c->submitted_us;
+		} else {
+			g_debug("%s: cannot read the live definition (%s): keeping the last",
+				vm->name, c->live_error);
+			vm->live_stale = TRUE;
+		}
 	}
 	if (c->read_config) {
-		vm->config_ok = c->config_ok;
-		if (c->config_ok)
-			vm->config = c->config;
-		g_free(vm->config_error);
-		vm->config_error = g_steal_pointer(&c->config_error);
-		vm->config_at_us = c->submitted_us;
+		if (c->config_ok || !vm->config_ok) {
+			vm->config_ok = c->config_ok;
+			if (c->config_ok)
+				vm->config = c->config;
+			g_free(vm->config_error);
+			vm->config_error = g_steal_pointer(&c->config_error);
+			vm->config_at_us = c->submitted_us;
+		} else {
+			g_debug("%s: cannot read the persistent definition (%s): keeping the last",
+				vm->name, c->config_error);
+			vm->config_stale = TRUE;
+		}
 	}
-	if (c->read_metadata) {
+	if (c->read_metadata && c->metadata_unreadable) {
+		/* Like a definition: keep what was read, try again. */
+		g_debug("%s: cannot read its dmem metadata: keeping the last", vm->name);
+		vm->metadata_stale = TRUE;
+	} else if (c->read_metadata) {
 		vm->has_metadata = c->has_metadata;
 		vm->metadata = c->metadata;
 		if (c->metadata_error && g_strcmp0(c->metadata_error, vm->metadata_error) != 0)
@@ -351,7 +373,8 @@ static gboolean list_running(DmemVirt *v)
 
 	n = virConnectListAllDomains(v->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
 	if (n < 0) {
-		const char *msg = dmem_virt_error_message();
+		/* A copy: virConnectIsAlive() resets the error it points into. */
+		g_autofree char *msg = g_strdup(dmem_virt_error_message());
 
 		if (!virConnectIsAlive(v->conn)) {
 			dmem_virt_lost(v, msg);

@@ -64,8 +64,10 @@ static int on_balloon(virConnectPtr conn, virDomainPtr dom,
 {
 	DmemVm *vm = vm_of(opaque, dom);
 
-	if (vm)
+	if (vm) {
 		vm->actual_kib = actual_kib;
+		vm->actual_reported = TRUE;
+	}
 	return 0;
 }
 
@@ -324,6 +326,7 @@ void dmem_virt_free(DmemVirt *v)
 		g_source_remove(v->teardown_source);
 	if (v->collect_deadline)
 		g_source_remove(v->collect_deadline);
+	v->collect_deadline = 0;
 	v->collected = NULL;
 	dmem_jobs_shutdown(v);
 	disconnect(v);

@@ -5,7 +5,10 @@
  * A call that reaches QEMU's monitor waits as long as QEMU does: forever
  * for a stopped process, minutes for a migrating or wedged one. Such calls
  * run in a GThreadPool, one job per VM in flight; the job's result comes
- * back to the main loop (g_main_context_invoke()), where it is merged into
+ * back to the main loop as an idle source (g_idle_add(): always dispatched
+ * by the thread running the loop, unlike g_main_context_invoke(), which runs
+ * the function in the worker when nobody owns the context), where it is
+ * merged into
  * the VM only if the VM is still the same boot (same uuid and domain id) and
  * the job is still the VM's. A VM whose job has not returned is decided on
  * the facts it last gave and held by the policy until the call returns.
@@ -45,7 +48,7 @@ static gboolean job_finished(gpointer data)
 		v->stuck_jobs--;
 		g_message("%s: libvirt call (%s) returned after %" G_GINT64_FORMAT " s",
 			  job->name, job->what ? job->what : "?",
-			  (g_get_monotonic_time() - job->started_us) / G_USEC_PER_SEC);
+			  (g_get_monotonic_time() - job->run_start_us) / G_USEC_PER_SEC);
 	}
 	if (vm && vm->job == job) {
 		vm->job = NULL;
@@ -55,43 +58,56 @@ static gboolean job_finished(gpointer data)
 		vm = NULL;
 	}
 	job->done(v, vm, job);
+	/* A decision made while this job was out: apply it now. */
+	if (vm && vm->apply_deferred && !vm->job)
+		dmem_virt_apply_deferred(v, vm);
 	job_free(job);
 	g_free(f);
 	return G_SOURCE_REMOVE;
 }
 
-/* In a worker. */
+/*
+ * In a worker. Nothing here touches the DmemVirt: after dmemd stopped, a
+ * call that returns late only leaves an idle source nobody dispatches.
+ */
 static void job_run(gpointer data, gpointer user_data)
 {
 	Finished *f = g_new(Finished, 1);
 
 	f->v = user_data;
 	f->job = data;
+	__atomic_store_n(&f->job->run_start_us, g_get_monotonic_time(), __ATOMIC_RELEASE);
 	f->job->run(f->job);
-	g_main_context_invoke(NULL, job_finished, f);
+	g_idle_add(job_finished, f);
+}
+
+/* A job the pool drops unstarted, at exit. */
+static void job_drop(gpointer data)
+{
+	job_free(data);
 }
 
 void dmem_jobs_init(DmemVirt *v)
 {
 	/* Creating a pool with no thread started yet cannot fail. */
-	v->workers = g_thread_pool_new(job_run, v, DMEM_WORKERS, FALSE, NULL);
+	v->workers = g_thread_pool_new_full(job_run, v, job_drop, DMEM_WORKERS, FALSE, NULL);
 }
 
 void dmem_jobs_shutdown(DmemVirt *v)
 {
+	gint64 deadline = g_get_monotonic_time() + DMEM_JOBS_EXIT_WAIT_MS * 1000;
+
 	if (!v->workers)
 		return;
-	if (v->stuck_jobs) {
-		/* Their threads end with the process. */
-		g_message("leaving %u libvirt call%s that %s not returned", v->stuck_jobs,
-			  v->stuck_jobs == 1 ? "" : "s", v->stuck_jobs == 1 ? "has" : "have");
-		g_thread_pool_free(v->workers, TRUE, FALSE);
-	} else {
-		g_thread_pool_free(v->workers, FALSE, TRUE);
-		/* Hand the finished jobs their results (and free them). */
-		while (v->jobs && g_main_context_iteration(NULL, FALSE))
-			;
-	}
+	/* Hand the jobs that return soon their results (and free them). */
+	while (v->jobs && g_get_monotonic_time() < deadline)
+		if (!g_main_context_iteration(NULL, FALSE))
+			g_usleep(10 * 1000);
+	if (v->jobs)
+		g_message("leaving %u libvirt call%s that %s not returned", v->jobs,
+			  v->jobs == 1 ? "" : "s", v->jobs == 1 ? "has" : "have");
+	/* Unstarted jobs are dropped; running ones end with the process. */
+	g_thread_pool_free(v->workers, TRUE, FALSE);
 	v->workers = NULL;
 }
 
@@ -115,7 +131,6 @@ gboolean dmem_job_submit(DmemVirt *v, DmemVm *vm, DmemJobRun run, DmemJobDone do
 	job->done = done;
 	job->data = data;
 	job->free_data = free_data;
-	job->started_us = g_get_monotonic_time();
 	vm->job = job;
 	v->jobs++;
 	g_thread_pool_push(v->workers, job, NULL);
@@ -130,13 +145,18 @@ void dmem_job_calling(DmemJob *job, const char *what)
 const char *dmem_job_pending(DmemVm *vm, gint64 now_us, gint64 *for_s)
 {
 	const char *what;
+	gint64 started;
 
 	*for_s = 0;
 	if (!vm->job)
 		return NULL;
+	/* Waiting for a worker is not a call that does not return. */
+	started = __atomic_load_n(&vm->job->run_start_us, __ATOMIC_ACQUIRE);
+	if (!started)
+		return NULL;
 	what = g_atomic_pointer_get(&vm->job->what);
-	*for_s = (now_us - vm->job->started_us) / G_USEC_PER_SEC;
-	return what ? what : "waiting for a worker";
+	*for_s = MAX(now_us - started, 0) / G_USEC_PER_SEC;
+	return what ? what : "starting";
 }
 
 void dmem_jobs_watch(DmemVirt *v, gint64 now_us)

@@ -44,6 +44,8 @@
  */
 #define DMEM_WORKERS			4
 #define DMEM_JOB_STUCK_S		2
+/* At exit, results of calls in flight are awaited this long, then dropped. */
+#define DMEM_JOBS_EXIT_WAIT_MS		2000
 /* The facts of a cycle are used once every job returned, or after this
  * share of the interval (VMs that did not answer are decided on the facts
  * they last gave, and reported once their call is overdue). */
@@ -67,6 +69,14 @@ typedef struct {
 
 	/* The job in flight for this VM (virt-job.c); NULL: none. */
 	DmemJob *job;
+	/*
+	 * A decision on its way: applying (an apply job in flight), or
+	 * waiting for the job in flight to return (apply_deferred). The
+	 * policy counts it as done until it is.
+	 */
+	gboolean apply_pending, apply_deferred;
+	dmem_kib_t pending_target_kib;
+	guint pending_dimms;
 
 	/* Caches, refreshed when an event marks them stale, and periodically. */
 	gboolean config_stale, live_stale, metadata_stale;
@@ -137,6 +147,7 @@ typedef struct {
 
 	/* Jobs (virt-job.c). */
 	GThreadPool *workers;
+	dmem_kib_t apply_dimm_kib;	/* for decisions applied late */
 	guint jobs;			/* in flight, collect and apply */
 	guint stuck_jobs;		/* of which overdue */
 
@@ -177,8 +188,9 @@ struct DmemJob {
 	const char *what;
 	gpointer data;
 	GDestroyNotify free_data;
+	/* When a worker started it (atomic; 0: waiting for a worker). */
+	gint64 run_start_us;
 	/* Main loop only. */
-	gint64 started_us;
 	gboolean stuck;			/* counted in DmemVirt.stuck_jobs */
 };
 
@@ -215,6 +227,8 @@ void dmem_inactive_vm_free(gpointer vm);
  */
 void dmem_virt_apply(DmemVirt *v, DmemVm *vm, dmem_kib_t dimm_size_kib,
 		     gint64 now_us, gboolean dry_run);
+/* Apply the decision that waited for @vm's last job (virt-job.c). */
+void dmem_virt_apply_deferred(DmemVirt *v, DmemVm *vm);
 
 /* Messages of the last libvirt error, for logs. */
 const char *dmem_virt_error_message(void);
