@@ -261,6 +261,31 @@ static gboolean on_collect_deadline(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+/*
+ * A failed read of a definition that was read before keeps the last good
+ * one and tries again next cycle: a passing libvirt error must not make a
+ * managed VM Unmanaged (and drop what it holds from the pool's accounting).
+ * A definition never read is an error.
+ */
+static void merge_xml(const char *name, const char *what, gboolean ok_now,
+		      const DmemDomainXml *xml_now, char **error_now, gint64 read_us,
+		      gboolean *ok, DmemDomainXml *xml, char **error, gint64 *at_us,
+		      gboolean *stale)
+{
+	if (!ok_now && *ok) {
+		g_debug("%s: cannot read the %s definition (%s): keeping the last",
+			name, what, *error_now);
+		*stale = TRUE;
+		return;
+	}
+	*ok = ok_now;
+	if (ok_now)
+		*xml = *xml_now;
+	g_free(*error);
+	*error = g_steal_pointer(error_now);
+	*at_us = read_us;
+}
+
 static void merge(DmemVm *vm, Collect *c)
 {
 	if (c->stats_ok) {
@@ -283,40 +308,14 @@ static void merge(DmemVm *vm, Collect *c)
 	} else if (c->stats_error) {
 		g_debug("%s: cannot read statistics: %s", vm->name, c->stats_error);
 	}
-	/*
-	 * A failed read of a definition that was read before keeps the last
-	 * good one and tries again next cycle: a passing libvirt error must
-	 * not make a managed VM Unmanaged (and drop what it holds from the
-	 * pool's accounting). A definition never read is an error.
-	 */
-	if (c->read_live) {
-		if (c->live_ok || !vm->live_ok) {
-			vm->live_ok = c->live_ok;
-			if (c->live_ok)
-				vm->live = c->live;
-			g_free(vm->live_error);
-			vm->live_error = g_steal_pointer(&c->live_error);
-			vm->live_at_us = c->submitted_us;
-		} else {
-			g_debug("%s: cannot read the live definition (%s): keeping the last",
-				vm->name, c->live_error);
-			vm->live_stale = TRUE;
-		}
-	}
-	if (c->read_config) {
-		if (c->config_ok || !vm->config_ok) {
-			vm->config_ok = c->config_ok;
-			if (c->config_ok)
-				vm->config = c->config;
-			g_free(vm->config_error);
-			vm->config_error = g_steal_pointer(&c->config_error);
-			vm->config_at_us = c->submitted_us;
-		} else {
-			g_debug("%s: cannot read the persistent definition (%s): keeping the last",
-				vm->name, c->config_error);
-			vm->config_stale = TRUE;
-		}
-	}
+	if (c->read_live)
+		merge_xml(vm->name, "live", c->live_ok, &c->live, &c->live_error,
+			  c->submitted_us, &vm->live_ok, &vm->live, &vm->live_error,
+			  &vm->live_at_us, &vm->live_stale);
+	if (c->read_config)
+		merge_xml(vm->name, "persistent", c->config_ok, &c->config, &c->config_error,
+			  c->submitted_us, &vm->config_ok, &vm->config, &vm->config_error,
+			  &vm->config_at_us, &vm->config_stale);
 	if (c->read_metadata && c->metadata_unreadable) {
 		/* Like a definition: keep what was read, try again. */
 		g_debug("%s: cannot read its dmem metadata: keeping the last", vm->name);
