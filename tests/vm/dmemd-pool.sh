@@ -194,6 +194,9 @@ check "mid's workload finished" vm_wait 30 bash -c "'$DMEM_TOP/tests/build/dmem-
 # to go back, mid needs memory now. dmemd must take hi's surplus at once, and
 # hand mid only what hi's balloon has actually given back (the sampler checks
 # the sums, by balloon and by what QEMU has resident).
+# A long shrink delay from here on: hi's surplus would stay a minute.
+sed -i 's/^shrink_delay_s=.*/shrink_delay_s=60/' "$DMEMD_CONF"
+kill -HUP "$DMEMD_PID"
 vm_exec hi '(memhog -m 800 -s 32 -i 250 -t 2; echo exit=$?) >/tmp/hog3.log 2>&1 &' >/dev/null
 hog3_done() { vm_exec hi 'grep -q "^exit=" /tmp/hog3.log'; }
 vm_wait 60 hog3_done || bail "hi's workload did not end"
