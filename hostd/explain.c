@@ -144,6 +144,8 @@ char *dmem_policy_explain(const DmemPolicyParams *p, const DmemVmInput *vm,
 			" s more (shrink_delay_s=%u, counted while demand "
 			"does not rise) unless another VM needs it\n",
 			d->shrink_wait_s, p->shrink_delay_s);
+	if (d->shrink_at_once && d->target_kib < vm->target_kib)
+		g_string_append(s, "  surplus taken back at once: another VM is short\n");
 	if (d->demand_rising)
 		g_string_append(s, "  demand rose while the surplus lasted: the shrink "
 				"delay restarted\n");
@@ -207,6 +209,7 @@ static const struct {
 	{ DMEM_DECISION_TARGET_CHANGED, G_STRUCT_OFFSET(DmemVmDecision, target_changed) },
 	{ DMEM_DECISION_HELD_AT_SHARE, G_STRUCT_OFFSET(DmemVmDecision, held_at_share) },
 	{ DMEM_DECISION_GROWING, G_STRUCT_OFFSET(DmemVmDecision, growing) },
+	{ DMEM_DECISION_SHRINK_AT_ONCE, G_STRUCT_OFFSET(DmemVmDecision, shrink_at_once) },
 };
 
 #define FLAG_FIELD(d, i) G_STRUCT_MEMBER(gboolean, (d), decision_flags[i].offset)

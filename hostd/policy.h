@@ -299,6 +299,7 @@ typedef struct {
 	dmem_kib_t hotadd_fill_kib;
 
 	gboolean above_maximum;		/* maximum lowered: shrinking to it */
+	gboolean shrink_at_once;	/* another VM is short: no delay */
 	gboolean shrink_delayed;	/* surplus kept until the delay ends */
 	gint64 shrink_wait_s;		/* seconds left of the delay */
 	gboolean demand_rising;		/* the delay restarted: demand rose */

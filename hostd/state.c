@@ -184,7 +184,7 @@ static void put_group(GString *out, const char *name)
 static const char *const flag_names[DMEM_DECISION_FLAGS] = {
 	"held", "reclaiming", "held-by-rss", "ideal-at-floor", "above-maximum",
 	"shrink-delayed", "demand-rising", "rate-limited", "growth-limited",
-	"target-changed", "held-at-share", "growing",
+	"target-changed", "held-at-share", "growing", "shrink-at-once",
 };
 
 const char *dmem_state_flag_name(guint bit)

@@ -98,6 +98,7 @@ void dmem_targets_shrink(const DmemPolicyParams *p, const DmemHostInput *h,
 		return;
 	}
 	surplus_clock(h, st, d);
+	d->shrink_at_once = contention;
 	if (!contention && !d->above_maximum) {
 		gint64 waited_s = (h->now_us - st->surplus_since_us) / G_USEC_PER_SEC;
 

@@ -244,6 +244,7 @@ static void test_contention_takes_surplus(void)
 	sim_decide(&s);
 	g_assert_true(s.pool.contention);
 	g_assert_false(s.d[idle].shrink_delayed);
+	g_assert_true(s.d[idle].shrink_at_once);
 	g_assert_true(s.d[idle].shrink_rate_limited);
 	g_assert_cmpuint(s.d[idle].target_kib, ==, GiB(7) - MiB(256));
 	/* busy only grows into what is free (1 GiB): what idle was asked

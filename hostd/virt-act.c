@@ -230,12 +230,6 @@ static void apply_done(DmemVirt *v, DmemVm *vm, DmemJob *job)
 
 /* ---- deciding what to submit -------------------------------------------- */
 
-/* A shrink before the delay ran out: the pool is contended. */
-static gboolean pool_short(const DmemVmDecision *d)
-{
-	return !d->shrink_delayed && d->alloc_kind != DMEM_ALLOC_IDEAL;
-}
-
 /* Why the target moves, for the log; @buf holds DMEM_REASON_MAX bytes. */
 static void target_why(const DmemVm *vm, char *buf)
 {
@@ -252,7 +246,7 @@ static void target_why(const DmemVm *vm, char *buf)
 			   d->above_maximum ? "above its lowered maximum" :
 			   d->shrink_rate_limited ? "returning surplus gradually" :
 						    "returning surplus",
-			   ideal, pool_short(d) ? " (another VM needs memory)" : "");
+			   ideal, d->shrink_at_once ? " (another VM needs memory)" : "");
 	} else if (vm->target_known && d->target_kib > vm->target_kib &&
 		   vm->target_kib < d->min_kib) {
 		g_snprintf(buf, DMEM_REASON_MAX, "raised toward its minimum %s", min);
