@@ -8,14 +8,13 @@
  * back to the main loop as an idle source (g_idle_add(): always dispatched
  * by the thread running the loop, unlike g_main_context_invoke(), which runs
  * the function in the worker when nobody owns the context), where it is
- * merged into
- * the VM only if the VM is still the same boot (same uuid and domain id) and
- * the job is still the VM's. A VM whose job has not returned is decided on
+ * merged into the VM only if the VM is still the same boot (same uuid and
+ * domain id) and the job is still the VM's. A VM whose job has not returned is decided on
  * the facts it last gave and held by the policy until the call returns.
  *
  * The pool has DMEM_WORKERS threads for healthy VMs and one more for every
  * VM whose call is overdue, so that stuck VMs never take the threads of the
- * others. libvirt's client is thread-safe; its errors are per thread, so a
+ * others. Time spent waiting for a worker does not count as a call. libvirt's client is thread-safe; its errors are per thread, so a
  * job reads its error messages in the worker, right after the call.
  */
 #include "virt.h"
