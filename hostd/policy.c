@@ -193,13 +193,13 @@ static VmClass classify(const DmemPolicyParams *p, const DmemHostInput *h,
 }
 
 /*
- * Growing: demand rose by more than DMEM_DEMAND_RISE_MIN_KIB above its
- * lowest value since it last counted as a rise, recently.
+ * Growing: demand rose by more than DMEM_GROWING_RISE_KIB above its lowest
+ * value since it last counted as a rise, recently.
  */
 static void track_growth(const DmemHostInput *h, DmemVmState *st, DmemVmDecision *d)
 {
 	if (st->last_demand_kib &&
-	    d->demand_kib > sat_add(st->last_demand_kib, DMEM_DEMAND_RISE_MIN_KIB)) {
+	    d->demand_kib > sat_add(st->last_demand_kib, DMEM_GROWING_RISE_KIB)) {
 		st->growing_until_us = h->now_us + (gint64)DMEM_GROWING_HOLD_S * G_USEC_PER_SEC;
 		st->last_demand_kib = d->demand_kib;
 	} else if (!st->last_demand_kib || d->demand_kib < st->last_demand_kib) {
@@ -427,6 +427,7 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 	dmem_kib_t budget, room, wanted = 0;
 	gsize nflex = 0, ngrow = 0;
 	gboolean minimums_short = FALSE, cut = FALSE, below_demand = FALSE;
+	gboolean reserved_out = FALSE;
 
 	/* 1, 2. classify and account. */
 	for (gsize i = 0; i < n; i++) {
@@ -498,7 +499,15 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 	 * its ideal, or its growth cannot be paid from the part of the pool
 	 * nobody holds, and everyone is when the VMs hold more than the pool.
 	 */
-	pool.contention = pool.committed_kib > pool.pool_kib || wanted > room || cut;
+	/* A VM kept from growing by reservations is short too: the surplus
+	 * of VMs that are not growing is what lets everyone have its share. */
+	for (gsize k = 0; k < nflex; k++) {
+		const DmemVmDecision *d = &out[flex[k]];
+
+		reserved_out |= MIN(d->allocation_kib, d->max_kib) > t[flex[k]].limit;
+	}
+	pool.contention = pool.committed_kib > pool.pool_kib || wanted > room || cut ||
+			  reserved_out;
 	for (gsize k = 0; k < nflex; k++) {
 		gsize i = flex[k];
 

@@ -80,11 +80,13 @@
 #define DMEM_DEMAND_RISE_MIN_KIB		(16 * DMEM_KIB_PER_MIB)
 #define DMEM_DEMAND_RISE_PERCENT		1
 /*
- * A VM whose demand rose by more than DMEM_DEMAND_RISE_MIN_KIB from one
- * sample to the next is growing, for this long: while it is and holds less
- * than its weighted share of the pool, that share is kept free for it
- * (targets.c, "reservations").
+ * A VM whose demand rose by more than DMEM_GROWING_RISE_KIB above its last
+ * low is growing, for DMEM_GROWING_HOLD_S: while it is and holds less than
+ * its weighted share of the pool, that share is kept free for it (policy.c,
+ * "reservations"). An idle guest's demand moves by a few MiB; a workload
+ * that grows passes the mark within a sample or two.
  */
+#define DMEM_GROWING_RISE_KIB			(32 * DMEM_KIB_PER_MIB)
 #define DMEM_GROWING_HOLD_S			10
 /* The balloon has reached its target when within this distance of it. */
 #define DMEM_BALLOON_TOLERANCE_KIB		(8 * DMEM_KIB_PER_MIB)

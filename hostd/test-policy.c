@@ -1185,6 +1185,54 @@ static void test_simultaneous_ramps(void)
 				     s.vm[i].startup_kib));
 }
 
+/*
+ * Reservations never starve a VM: one kept at its share because another VM
+ * counts as growing makes the surplus of VMs that are not growing come back
+ * at once, and then grows. (Seen on real guests: a VM at its share waited
+ * for a neighbour's surplus that only went back after the shrink delay, and
+ * its workload was OOM-killed meanwhile.)
+ */
+static void test_reservation_takes_surplus(void)
+{
+	Sim s;
+	gsize hi, mid, lo;
+
+	sim_init(&s, MiB(2304));	/* exactly what they hold */
+	s.p.shrink_delay_s = 60;
+	s.p.interval_ms = 500;
+	s.p.dimm_size_kib = MiB(128);
+	hi = sim_add(&s, vm_new("hi", MiB(512), MiB(1536), MiB(150)));
+	mid = sim_add(&s, vm_new("mid", MiB(512), MiB(1536), MiB(400)));
+	lo = sim_add(&s, vm_new("lo", MiB(512), MiB(1536), MiB(100)));
+	s.vm[hi].weight = 8000;
+	s.vm[mid].weight = 5000;
+	s.vm[lo].weight = 2000;
+	for (gsize i = 0; i < 3; i++) {
+		s.vm[i].minimum_kib = MiB(384);
+		s.keeps_floor[i] = TRUE;
+	}
+	/* hi's workload just ended: 1152 MiB of which it needs 400. */
+	sim_resize(&s, hi, MiB(1152), MiB(150));
+	sim_resize(&s, mid, MiB(768), MiB(600));
+	sim_resize(&s, lo, MiB(384), MiB(100));
+	sim_cycle(&s);
+	/* lo counts as growing; mid needs more than its share. */
+	for (int c = 0; c < 40; c++) {
+		s.st[lo].growing_until_us = s.h.now_us + 10 * SEC;
+		sim_use(&s, mid, MIN(MiB(600) + (dmem_kib_t)c * MiB(16), MiB(900)));
+		sim_decide(&s);
+		check_invariants(&s.p, &s.h, s.vm, s.d, &s.pool, s.n);
+		g_assert_cmpuint(s.pool.committed_after_kib, <=, s.h.pool_kib);
+		sim_apply(&s);
+	}
+	g_test_message("hi %" G_GUINT64_FORMAT ", mid %" G_GUINT64_FORMAT " (share %"
+		       G_GUINT64_FORMAT "), lo %" G_GUINT64_FORMAT " MiB",
+		       s.vm[hi].assigned_kib / 1024, s.vm[mid].assigned_kib / 1024,
+		       s.d[mid].fair_share_kib / 1024, s.vm[lo].assigned_kib / 1024);
+	g_assert_cmpuint(s.vm[mid].assigned_kib, >=, MiB(900) + MiB(40));
+	g_assert_cmpuint(s.vm[hi].assigned_kib, <, MiB(1152));
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -1203,6 +1251,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/policy/random/truth", test_random_truth);
 	g_test_add_func("/policy/contention/weights", test_contention_weights);
 	g_test_add_func("/policy/contention/simultaneous-ramps", test_simultaneous_ramps);
+	g_test_add_func("/policy/contention/reservation-takes-surplus",
+			test_reservation_takes_surplus);
 	g_test_add_func("/policy/held/creeping-balloon", test_creeping_balloon);
 	g_test_add_func("/policy/held/refusal-at-floor", test_refusal_at_floor_not_stuck);
 	g_test_add_func("/policy/held/call-pending", test_call_pending);
