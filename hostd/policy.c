@@ -497,10 +497,10 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 	/*
 	 * 4. time. Someone is short when the arbitration could not give a VM
 	 * its ideal, or its growth cannot be paid from the part of the pool
-	 * nobody holds, and everyone is when the VMs hold more than the pool.
+	 * nobody holds, or reservations keep it from growing (then the surplus
+	 * of VMs that are not growing is what lets everyone have its share);
+	 * and everyone is when the VMs hold more than the pool.
 	 */
-	/* A VM kept from growing by reservations is short too: the surplus
-	 * of VMs that are not growing is what lets everyone have its share. */
 	for (gsize k = 0; k < nflex; k++) {
 		const DmemVmDecision *d = &out[flex[k]];
 
