@@ -197,3 +197,39 @@ void dmem_demand_ideal(const DmemVmInput *vm, DmemVmDecision *d)
 	d->ideal_at_floor = d->ideal_kib == d->floor_target_kib &&
 			    d->floor_target_kib > buffered;
 }
+
+/*
+ * The read rate is the host's count, trusted (a guest cannot make QEMU
+ * count reads it did not do), over the time between two cycles; a counter
+ * that went back (a disk removed, a new boot) starts again. The cache is
+ * the guest's word: bounded by its total memory, and only shown.
+ */
+void dmem_demand_io(const DmemHostInput *h, const DmemVmInput *vm, DmemVmState *st,
+		    DmemVmDecision *d)
+{
+	const DmemGuestStats *s = &vm->stats;
+
+	if (s->has_disk_caches && s->has_total && s->total_kib) {
+		d->cache_known = TRUE;
+		d->cache_kib = MIN(s->disk_caches_kib, s->total_kib);
+	}
+	if (!vm->has_disk_io)
+		return;
+	if (st->io_sample_us && h->now_us > st->io_sample_us &&
+	    vm->disk_read_bytes >= st->io_read_bytes) {
+		guint64 kib = (vm->disk_read_bytes - st->io_read_bytes) / 1024;
+		guint64 dt_us = (guint64)(h->now_us - st->io_sample_us);
+
+		/* kib * 10^6 / dt_us, without overflowing on absurd counts */
+		st->io_read_kib_per_s = kib <= G_MAXUINT64 / G_USEC_PER_SEC ?
+					bound(kib * G_USEC_PER_SEC / dt_us) :
+					bound(kib / MAX(dt_us / G_USEC_PER_SEC, 1));
+	} else if (st->io_sample_us && vm->disk_read_bytes < st->io_read_bytes) {
+		st->io_read_kib_per_s = 0;
+	}
+	if (st->io_sample_us)
+		d->disk_io_known = TRUE;
+	d->disk_read_kib_per_s = st->io_read_kib_per_s;
+	st->io_sample_us = h->now_us;
+	st->io_read_bytes = vm->disk_read_bytes;
+}

@@ -136,6 +136,10 @@ static void publish_vm(DmemState *st, const DmemVm *vm)
 	s->rss_kib = vm->rss_kib;
 	s->overhead_kib = dec->qemu_overhead_kib;
 	s->held_for_s = dec->held_for_s;
+	s->cache_known = dec->cache_known;
+	s->cache_kib = dec->cache_kib;
+	s->disk_io_known = dec->disk_io_known;
+	s->disk_read_kib_per_s = dec->disk_read_kib_per_s;
 	dmem_explain_record(&vm->input, dec, &s->decision);
 }
 
@@ -334,6 +338,8 @@ static void on_collected(gpointer data)
 			.target_known = vm->target_known,
 			.target_kib = vm->target_kib,
 			.rss_kib = vm->rss_kib,
+			.has_disk_io = vm->has_disk_io,
+			.disk_read_bytes = vm->disk_read_bytes,
 			.stats = vm->have_stats ? &vm->stats : NULL,
 			.apply_pending = vm->apply_pending,
 			.pending_target_kib = vm->pending_target_kib,

@@ -94,6 +94,12 @@ char *dmem_policy_explain(const DmemPolicyParams *p, const DmemVmInput *vm,
 		appendf(s, "  QEMU resident memory " MIB_FMT " minus its learned "
 			"overhead " MIB_FMT " is more than the balloon says\n",
 			MIB(vm->rss_kib), MIB(d->qemu_overhead_kib));
+	if (d->cache_known)
+		appendf(s, "  page cache: " MIB_FMT " (the guest's word; not part of "
+			"demand yet)\n", MIB(d->cache_kib));
+	if (d->disk_io_known)
+		appendf(s, "  disk reads: %" G_GUINT64_FORMAT " KiB/s (as QEMU counts them)\n",
+			d->disk_read_kib_per_s);
 	if (d->held) {
 		appendf(s, "  uncooperative for %" G_GINT64_FORMAT " s: never "
 			"given more; counted at what it holds\n",
@@ -277,6 +283,10 @@ char *dmem_explain_state(const DmemState *s, const DmemStateVm *vm)
 		.managed = vm->managed,
 		.held_for_s = vm->held_for_s,
 		.held_kib = vm->held_kib,
+		.cache_known = vm->cache_known,
+		.cache_kib = vm->cache_kib,
+		.disk_io_known = vm->disk_io_known,
+		.disk_read_kib_per_s = vm->disk_read_kib_per_s,
 		.qemu_overhead_kib = vm->overhead_kib,
 		.demand_known = vm->demand_known,
 		.used_kib = x->used_kib,

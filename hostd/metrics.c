@@ -22,8 +22,13 @@ typedef struct {
 	const char *help;
 	ValueKind kind;
 	size_t offset;		/* of the value in DmemState or DmemStateVm */
-	gboolean needs_demand;	/* only for VMs whose demand is known */
+	/* Only for VMs where the gboolean at this offset of DmemStateVm is
+	 * set (the number is known); ALWAYS: every VM with live numbers. */
+	gssize known;
 } Metric;
+
+#define ALWAYS ((gssize)-1)
+#define KNOWN(field) ((gssize)G_STRUCT_OFFSET(DmemStateVm, field))
 
 #define HOST(f) offsetof(DmemState, f)
 #define VM(f) offsetof(DmemStateVm, f)
@@ -31,56 +36,62 @@ typedef struct {
 static const Metric host_metrics[] = {
 	{ "dmem_pool_bytes", "Memory the managed VMs may hold together: host_pool_mib, "
 	  "or MemAvailable plus what managed VMs hold minus host_reserve_mib.",
-	  VALUE_KIB, HOST(pool_kib), FALSE },
+	  VALUE_KIB, HOST(pool_kib), ALWAYS },
 	{ "dmem_committed_bytes", "Memory the managed VMs hold: the sum of their held memory.",
-	  VALUE_KIB, HOST(committed_kib), FALSE },
+	  VALUE_KIB, HOST(committed_kib), ALWAYS },
 	{ "dmem_free_bytes", "Pool minus committed memory, or 0.",
-	  VALUE_KIB, HOST(free_kib), FALSE },
+	  VALUE_KIB, HOST(free_kib), ALWAYS },
 	{ "dmem_overcommit_bytes", "Committed memory minus the pool, or 0; should be 0 "
 	  "(dmemd logs which VMs cause it).",
-	  VALUE_KIB, HOST(overcommit_kib), FALSE },
+	  VALUE_KIB, HOST(overcommit_kib), ALWAYS },
 	{ "dmem_minimums_bytes", "The sum of the managed VMs' minimum memory.",
-	  VALUE_KIB, HOST(minimums_kib), FALSE },
+	  VALUE_KIB, HOST(minimums_kib), ALWAYS },
 	{ "dmem_uncooperative_bytes", "Memory held by uncooperative VMs (no driver, stale "
 	  "statistics, a balloon that does not move).",
-	  VALUE_KIB, HOST(uncooperative_kib), FALSE },
+	  VALUE_KIB, HOST(uncooperative_kib), ALWAYS },
 	{ "dmem_contention", "1 while some VM waits for memory that other VMs hold.",
-	  VALUE_BOOL, HOST(contention), FALSE },
+	  VALUE_BOOL, HOST(contention), ALWAYS },
 	{ "dmem_cycle_duration_seconds", "How long dmemd's last cycle took.",
-	  VALUE_USEC, HOST(cycle_us), FALSE },
+	  VALUE_USEC, HOST(cycle_us), ALWAYS },
 	{ "dmem_connected", "1 while dmemd is connected to libvirt.",
-	  VALUE_BOOL, HOST(connected), FALSE },
+	  VALUE_BOOL, HOST(connected), ALWAYS },
 	{ "dmem_last_cycle_timestamp_seconds", "When dmemd's last cycle ran, in seconds "
 	  "since the epoch.",
-	  VALUE_USEC, HOST(updated_us), FALSE },
+	  VALUE_USEC, HOST(updated_us), ALWAYS },
 };
 
 static const Metric vm_metrics[] = {
 	{ "dmem_vm_startup_bytes", "The VM's startup memory: its persistent boot memory.",
-	  VALUE_KIB, VM(startup_kib), FALSE },
+	  VALUE_KIB, VM(startup_kib), ALWAYS },
 	{ "dmem_vm_minimum_bytes", "The least memory dmemd leaves the VM.",
-	  VALUE_KIB, VM(minimum_kib), FALSE },
+	  VALUE_KIB, VM(minimum_kib), ALWAYS },
 	{ "dmem_vm_maximum_bytes", "The most memory dmemd gives the VM, hot-added DIMMs "
 	  "included.",
-	  VALUE_KIB, VM(maximum_kib), FALSE },
+	  VALUE_KIB, VM(maximum_kib), ALWAYS },
 	{ "dmem_vm_assigned_bytes", "Memory the guest has: its balloon's actual size.",
-	  VALUE_KIB, VM(assigned_kib), FALSE },
+	  VALUE_KIB, VM(assigned_kib), ALWAYS },
 	{ "dmem_vm_held_bytes", "Memory the VM holds on the host: at least its balloon "
 	  "target and its assigned memory, and no less than its QEMU process's resident "
 	  "memory minus QEMU's overhead.",
-	  VALUE_KIB, VM(held_kib), FALSE },
+	  VALUE_KIB, VM(held_kib), ALWAYS },
 	{ "dmem_vm_target_bytes", "The VM's balloon target.",
-	  VALUE_KIB, VM(target_kib), FALSE },
+	  VALUE_KIB, VM(target_kib), ALWAYS },
 	{ "dmem_vm_demand_bytes", "Memory the guest needs to perform well; absent while "
 	  "unknown.",
-	  VALUE_KIB, VM(demand_kib), TRUE },
+	  VALUE_KIB, VM(demand_kib), KNOWN(demand_known) },
 	{ "dmem_vm_ideal_bytes", "Memory dmemd wants the VM to have: demand plus buffer, "
 	  "within minimum and maximum; absent while unknown.",
-	  VALUE_KIB, VM(ideal_kib), TRUE },
+	  VALUE_KIB, VM(ideal_kib), KNOWN(demand_known) },
 	{ "dmem_vm_hotadded_bytes", "Memory of the DIMMs hot-added to the VM.",
-	  VALUE_KIB, VM(hotadded_kib), FALSE },
+	  VALUE_KIB, VM(hotadded_kib), ALWAYS },
+	{ "dmem_vm_cache_bytes", "The guest's page cache (Buffers + Cached), as it "
+	  "reports it; absent while unknown.",
+	  VALUE_KIB, VM(cache_kib), KNOWN(cache_known) },
+	{ "dmem_vm_disk_read_bytes_per_second", "What the VM reads from its disks, as "
+	  "QEMU counts it; absent while unknown.",
+	  VALUE_KIB, VM(disk_read_kib_per_s), KNOWN(disk_io_known) },
 	{ "dmem_vm_managed", "1 if dmemd manages the VM, 0 if it leaves it alone.",
-	  VALUE_BOOL, VM(managed), FALSE },
+	  VALUE_BOOL, VM(managed), ALWAYS },
 };
 
 /*
@@ -177,7 +188,8 @@ static gboolean has_live_numbers(const DmemStateVm *vm)
 /* Whether @vm has a series of @m; @label is NULL without live numbers. */
 static gboolean has_series(const Metric *m, const DmemStateVm *vm, const char *label)
 {
-	return label && (!m->needs_demand || vm->demand_known);
+	return label && (m->known == ALWAYS ||
+			 G_STRUCT_MEMBER(gboolean, (gpointer)vm, m->known));
 }
 
 char *dmem_metrics_format(const DmemState *s)

@@ -58,6 +58,10 @@ gboolean dmem_demand_compute(const DmemPolicyParams *p, const DmemHostInput *h,
 			     const DmemVmInput *vm, DmemVmState *st,
 			     DmemVmDecision *d);
 
+/* The guest's page cache and its disks' read rate, for any managed VM. */
+void dmem_demand_io(const DmemHostInput *h, const DmemVmInput *vm, DmemVmState *st,
+		    DmemVmDecision *d);
+
 /* The floor target and the ideal of a VM whose demand is known; needs
  * d->min_kib and d->max_kib. */
 void dmem_demand_ideal(const DmemVmInput *vm, DmemVmDecision *d);

@@ -165,6 +165,7 @@ static VmClass classify(const DmemPolicyParams *p, const DmemHostInput *h,
 
 	d->managed = TRUE;
 	dmem_hotadd_bounds(p, vm, d);
+	dmem_demand_io(h, vm, st, d);
 
 	if (vm->call_pending_s >= call_stuck_after_s(p)) {
 		d->status = DMEM_STATUS_UNRESPONSIVE;

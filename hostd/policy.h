@@ -122,6 +122,9 @@ typedef struct {
 	dmem_kib_t total_kib;	/* MemTotal */
 	dmem_kib_t available_kib; /* MemAvailable */
 	dmem_kib_t free_kib;	/* MemFree (reported, not used) */
+	/* The guest's page cache (Buffers + Cached). */
+	gboolean has_disk_caches;
+	dmem_kib_t disk_caches_kib;
 	/* Cumulative counters; rates are taken between samples. */
 	gboolean has_swap_in, has_major_faults, has_alloc_stalls;
 	guint64 swap_in_kib;
@@ -151,6 +154,12 @@ typedef struct {
 	dmem_kib_t hotadd_max_kib;
 	guint free_slots;	/* DIMM slots left */
 	dmem_kib_t rss_kib;	/* QEMU's resident memory; 0: unknown */
+	/*
+	 * What the VM read from its disks, as the host counts it (QEMU's
+	 * block statistics, all disks): cumulative.
+	 */
+	gboolean has_disk_io;
+	guint64 disk_read_bytes;
 	/*
 	 * A libvirt call for this VM that has not returned, for this long
 	 * (0: none), and what it is ("setting the balloon target").
@@ -212,6 +221,11 @@ typedef struct {
 	dmem_kib_t qemu_overhead_kib;
 	dmem_kib_t qemu_ref_actual_kib;	/* actual at the previous cycle */
 
+	/* The disk read counter at the last cycle, and when. */
+	gint64 io_sample_us;
+	guint64 io_read_bytes;
+	dmem_kib_t io_read_kib_per_s;
+
 	/* Growing (demand rising sample to sample) until then; the demand
 	 * of the last cycle. */
 	gint64 growing_until_us;
@@ -261,6 +275,15 @@ typedef struct {
 	dmem_kib_t held_after_kib;
 	dmem_kib_t qemu_overhead_kib;
 	gboolean held_by_rss;	/* resident memory says more than the balloon */
+
+	/*
+	 * How the guest uses its memory besides demand: its page cache (from
+	 * its statistics, bounded by its total) and its disk read rate (from
+	 * the host). Shown, not yet part of demand (cache-aware demand).
+	 */
+	gboolean cache_known, disk_io_known;
+	dmem_kib_t cache_kib;
+	dmem_kib_t disk_read_kib_per_s;
 
 	/* Demand, when known. */
 	gboolean demand_known;

@@ -302,6 +302,10 @@ char *dmem_state_to_data(const DmemState *s, gsize *len)
 			put_u64(out, KEY("demand_kib"), vm->demand_kib);
 			put_u64(out, KEY("ideal_kib"), vm->ideal_kib);
 		}
+		if (vm->cache_known)
+			put_u64(out, KEY("cache_kib"), vm->cache_kib);
+		if (vm->disk_io_known)
+			put_u64(out, KEY("disk_read_kib_per_s"), vm->disk_read_kib_per_s);
 		put_str(out, KEY("failure"), vm->failure);
 		if (vm->decision.known)
 			put_decision(out, &vm->decision);
@@ -501,6 +505,12 @@ gboolean dmem_state_from_data(DmemState *s, const char *data, gsize len,
 			vm->demand_kib = get_u64(&r, g, "demand_kib");
 			vm->ideal_kib = get_u64(&r, g, "ideal_kib");
 		}
+		vm->cache_known = g_key_file_has_key(kf, g, "cache_kib", NULL);
+		if (vm->cache_known)
+			vm->cache_kib = get_u64(&r, g, "cache_kib");
+		vm->disk_io_known = g_key_file_has_key(kf, g, "disk_read_kib_per_s", NULL);
+		if (vm->disk_io_known)
+			vm->disk_read_kib_per_s = get_u64(&r, g, "disk_read_kib_per_s");
 		vm->failure = get_str(&r, g, "failure", FALSE);
 		if (g_key_file_has_key(kf, g, "flags", NULL))
 			get_decision(&r, g, &vm->decision);

@@ -85,6 +85,9 @@ typedef struct {
 	/* Uncooperative (no driver, stale stats, stuck balloon or libvirt
 	 * call): since how many seconds; 0: cooperative. */
 	gint64 held_for_s;
+	/* The guest's page cache and its disks' read rate (host side). */
+	gboolean cache_known, disk_io_known;
+	dmem_kib_t cache_kib, disk_read_kib_per_s;
 	DmemStateDecision decision;
 } DmemStateVm;
 

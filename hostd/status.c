@@ -247,6 +247,14 @@ char *dmem_status_json(const DmemState *s, const char *stale_reason)
 			json_str(out, "demand_kib", NULL, &f);
 			json_str(out, "ideal_kib", NULL, &f);
 		}
+		if (vm->cache_known)
+			json_u64(out, "cache_kib", vm->cache_kib, &f);
+		else
+			json_str(out, "cache_kib", NULL, &f);
+		if (vm->disk_io_known)
+			json_u64(out, "disk_read_kib_per_s", vm->disk_read_kib_per_s, &f);
+		else
+			json_str(out, "disk_read_kib_per_s", NULL, &f);
 		g_string_append_c(out, '}');
 	}
 	g_string_append(out, "]}\n");

@@ -301,6 +301,42 @@ static void test_floor_garbage(void)
 	g_assert_cmpuint(s.d[b].target_kib, <=, s.d[b].max_kib);
 }
 
+/* The disks' read rate, as the host counts it, and the guest's cache. */
+static void test_disk_io(void)
+{
+	Sim s;
+	gsize a;
+
+	sim_init(&s, GiB(64));
+	a = sim_add(&s, vm_new("a", GiB(1), GiB(4), MiB(300)));
+	s.vm[a].stats.has_disk_caches = TRUE;
+	s.vm[a].stats.disk_caches_kib = MiB(400);
+	s.vm[a].has_disk_io = TRUE;
+	s.vm[a].disk_read_bytes = 1000;
+	sim_decide(&s);
+	g_assert_true(s.d[a].cache_known);
+	g_assert_cmpuint(s.d[a].cache_kib, ==, MiB(400));
+	g_assert_false(s.d[a].disk_io_known);		/* one sample: no rate */
+	/* 100 MiB in 2 s. */
+	s.h.now_us += 2 * SEC;
+	s.vm[a].disk_read_bytes += 100ULL << 20;
+	sim_decide(&s);
+	g_assert_true(s.d[a].disk_io_known);
+	g_assert_cmpuint(s.d[a].disk_read_kib_per_s, ==, MiB(50));
+	/* A counter that went back (a disk unplugged) starts again. */
+	s.h.now_us += SEC;
+	s.vm[a].disk_read_bytes = 0;
+	sim_decide(&s);
+	g_assert_cmpuint(s.d[a].disk_read_kib_per_s, ==, 0);
+	/* Absurd counts never overflow; a cache above total is cut to it. */
+	s.h.now_us += 1;
+	s.vm[a].disk_read_bytes = G_MAXUINT64;
+	s.vm[a].stats.disk_caches_kib = GiB(1000);
+	sim_decide(&s);
+	g_assert_cmpuint(s.d[a].disk_read_kib_per_s, ==, DMEM_SIZE_MAX_KIB);
+	g_assert_cmpuint(s.d[a].cache_kib, ==, s.vm[a].stats.total_kib);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -313,5 +349,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/policy/floor/small-guest", test_floor_small_guest);
 	g_test_add_func("/policy/floor/huge-guest", test_floor_huge_guest);
 	g_test_add_func("/policy/floor/garbage", test_floor_garbage);
+	g_test_add_func("/policy/demand/disk-io", test_disk_io);
 	return g_test_run();
 }

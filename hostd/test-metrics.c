@@ -198,6 +198,28 @@ static void test_overcommit(void)
 	dmem_state_clear(&s);
 }
 
+/* Cache and disk reads: a series only for VMs where they are known. */
+static void test_cache_and_io(void)
+{
+	g_autofree char *text = NULL;
+	DmemState s;
+	DmemStateVm *web;
+
+	fill(&s);
+	web = s.vms->pdata[0];
+	web->cache_known = TRUE;
+	web->cache_kib = MiB(300);
+	web->disk_io_known = TRUE;
+	web->disk_read_kib_per_s = 2048;
+	text = dmem_metrics_format(&s);
+	g_assert_nonnull(strstr(text, "\ndmem_vm_cache_bytes{domain=\"web\"} 314572800\n"));
+	g_assert_nonnull(strstr(text, "\ndmem_vm_disk_read_bytes_per_second{domain=\"web\"} "
+				"2097152\n"));
+	/* The other VM does not know them: no series. */
+	g_assert_null(strstr(text, "dmem_vm_cache_bytes{domain=\"a"));
+	dmem_state_clear(&s);
+}
+
 /*
  * Every line is a comment or "name{labels} value": a light check of the
  * format, and that each metric has exactly one HELP and one TYPE, before
@@ -284,6 +306,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/metrics/format", test_format);
 	g_test_add_func("/metrics/no-vms", test_no_vms);
 	g_test_add_func("/metrics/overcommit", test_overcommit);
+	g_test_add_func("/metrics/cache-and-io", test_cache_and_io);
 	g_test_add_func("/metrics/well-formed", test_well_formed);
 	g_test_add_func("/metrics/write", test_write);
 	return g_test_run();

@@ -341,6 +341,9 @@ static void random_vm(DmemVmInput *vm, const DmemPolicyParams *p, gint64 now_rea
 		vm->call_pending = "setting the balloon target";
 		vm->call_pending_s = g_test_rand_int_range(0, 100);
 	}
+	/* The host's count of disk reads: absent, or anything. */
+	vm->has_disk_io = g_test_rand_bit();
+	vm->disk_read_bytes = rand_garbage(G_MAXUINT64 / 2);
 	switch (g_test_rand_int_range(0, 10)) {
 	case 0:	/* no driver */
 		break;
@@ -362,6 +365,8 @@ static void random_vm(DmemVmInput *vm, const DmemPolicyParams *p, gint64 now_rea
 			.swap_in_kib = rand_garbage(GiB(100)),
 			.major_faults = rand_garbage(1 << 30),
 			.alloc_stalls = rand_garbage(1000),
+			.has_disk_caches = g_test_rand_bit(),
+			.disk_caches_kib = rand_garbage(live),
 		};
 		break;
 	default: {	/* plausible */
@@ -486,6 +491,10 @@ static void check_invariants(const DmemPolicyParams *p, const DmemHostInput *h,
 			if (d[i].target_kib < cur)
 				g_assert_cmpuint(d[i].target_kib, >=, d[i].min_kib);
 		}
+		/* The cache is the guest's word, bounded by its total. */
+		if (d[i].cache_known)
+			g_assert_cmpuint(d[i].cache_kib, <=, vm->stats.total_kib);
+		g_assert_cmpuint(d[i].disk_read_kib_per_s, <=, DMEM_SIZE_MAX_KIB);
 		/* Accounting: what it holds, before and after; a decision
 		 * on its way counts as done. */
 		held_now = held_of(vm, &d[i], cur, 0, 0);
@@ -573,6 +582,10 @@ static void check_explain_through_state(const DmemPolicyParams *p, const DmemVmI
 		s->held_kib = d[i].held_kib;
 		s->overhead_kib = d[i].qemu_overhead_kib;
 		s->held_for_s = d[i].held_for_s;
+		s->cache_known = d[i].cache_known;
+		s->cache_kib = d[i].cache_kib;
+		s->disk_io_known = d[i].disk_io_known;
+		s->disk_read_kib_per_s = d[i].disk_read_kib_per_s;
 		dmem_explain_record(&vms[i], &d[i], &s->decision);
 	}
 	data = dmem_state_to_data(&st, &len);

@@ -56,6 +56,10 @@ static void fill(DmemState *s)
 	vm->rss_kib = MiB(1180);
 	vm->overhead_kib = MiB(80);
 	vm->held_for_s = 0;
+	vm->cache_known = TRUE;
+	vm->cache_kib = MiB(300);
+	vm->disk_io_known = TRUE;
+	vm->disk_read_kib_per_s = 4096;
 	vm->decision = (DmemStateDecision) {
 		.known = TRUE, .buffer_percent = 20, .weight = 8000, .free_slots = 6,
 		.previous_target_kib = MiB(900), .used_kib = MiB(600),
@@ -126,6 +130,10 @@ static void test_roundtrip(void)
 	g_assert_cmpuint(y->rss_kib, ==, MiB(1180));
 	g_assert_cmpuint(y->overhead_kib, ==, MiB(80));
 	g_assert_cmpint(y->held_for_s, ==, 0);
+	g_assert_true(y->cache_known && y->disk_io_known);
+	g_assert_cmpuint(y->cache_kib, ==, MiB(300));
+	g_assert_cmpuint(y->disk_read_kib_per_s, ==, 4096);
+	g_assert_false(((DmemStateVm *)b.vms->pdata[1])->cache_known);
 	/* The numbers behind the explanation, flags as words. */
 	g_assert_cmpmem(&y->decision, sizeof(y->decision), &x->decision, sizeof(x->decision));
 	g_assert_cmpuint(b.shrink_delay_s, ==, 60);

@@ -56,8 +56,9 @@ typedef struct {
 	gboolean stats_ok;
 	char *stats_error;
 	int state;
-	gboolean actual_reported, has_rss;
+	gboolean actual_reported, has_rss, has_disk_io;
 	dmem_kib_t actual_kib, rss_kib;
+	guint64 disk_read_bytes;
 	DmemGuestStats stats;
 
 	gboolean live_ok, config_ok;
@@ -94,6 +95,13 @@ static void parse_stats(Collect *c, const virDomainStatsRecord *rec)
 			c->state = p->value.i;
 			continue;
 		}
+		/* block.<n>.rd.bytes: what the VM read from disk n. */
+		if (g_str_has_prefix(f, "block.") && g_str_has_suffix(f, ".rd.bytes") &&
+		    p->type == VIR_TYPED_PARAM_ULLONG) {
+			c->has_disk_io = TRUE;
+			c->disk_read_bytes += p->value.ul;
+			continue;
+		}
 		if (!g_str_has_prefix(f, "balloon."))
 			continue;
 		f += strlen("balloon.");
@@ -125,6 +133,9 @@ static void parse_stats(Collect *c, const virDomainStatsRecord *rec)
 		} else if (strcmp(f, "unused") == 0) {
 			s.has_free = TRUE;
 			s.free_kib = u;
+		} else if (strcmp(f, "disk_caches") == 0) {
+			s.has_disk_caches = TRUE;
+			s.disk_caches_kib = u;
 		} else if (strcmp(f, "swap_in") == 0) {
 			s.has_swap_in = TRUE;
 			s.swap_in_kib = u;
@@ -147,7 +158,8 @@ static void read_stats(DmemJob *job, Collect *c)
 	 * libvirt skips what would wait for it, instead of waiting.
 	 */
 	dmem_job_calling(job, "reading statistics");
-	n = virDomainListGetStats(doms, VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_BALLOON,
+	n = virDomainListGetStats(doms, VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_BALLOON |
+				  VIR_DOMAIN_STATS_BLOCK,
 				  &records, VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
 	if (n < 0) {
 		c->gone = dmem_virt_error_domain_gone();
@@ -296,6 +308,10 @@ static void merge(DmemVm *vm, Collect *c)
 		/* Like the guest's statistics, a skipped value keeps the last. */
 		if (c->has_rss)
 			vm->rss_kib = c->rss_kib;
+		if (c->has_disk_io) {
+			vm->has_disk_io = TRUE;
+			vm->disk_read_bytes = c->disk_read_bytes;
+		}
 		/*
 		 * NOWAIT skips the guest's statistics while another job
 		 * holds the domain: keep the last sample then; its age tells

@@ -93,6 +93,8 @@ typedef struct {
 	dmem_kib_t actual_kib;
 	gboolean actual_reported;	/* else: the live <currentMemory> */
 	dmem_kib_t rss_kib;
+	gboolean has_disk_io;		/* reads from all its disks, host side */
+	guint64 disk_read_bytes;
 	DmemGuestStats stats;
 	gboolean have_stats;
 
