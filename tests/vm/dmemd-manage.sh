@@ -78,6 +78,14 @@ live_agrees() {
 	[ "$(dmemd_vm_json grow live_kib)" = "$l" ]
 }
 check "dmemctl status --json live size equals the live <memory>" vm_wait 10 live_agrees
+cache_agrees() {
+	local c g
+	c=$(dmemd_vm_json grow cache_kib)
+	g=$(( $(vm_meminfo_kib grow Cached) + $(vm_meminfo_kib grow Buffers) ))
+	near "$c" "$g" $((16 * 1024))
+}
+check "dmemctl status --json shows the guest's page cache (Buffers + Cached)" \
+	vm_wait 10 cache_agrees
 check "dmemctl status: the NoDriver VM's balloon was never touched" \
 	test "$(vm_balloon_kib nodrv actual)" = "$nodrv_actual0"
 
