@@ -6,7 +6,8 @@
 # Build everything a test guest running Debian kernel KVER needs into OUTDIR:
 #   OUTDIR/vmlinuz           the guest kernel (copied: readable by QEMU)
 #   OUTDIR/dmem_balloon.ko   our module, built against KVER's headers
-#   OUTDIR/initramfs.cpio.gz busybox, virtio modules, dmem_balloon.ko,
+#   OUTDIR/initramfs.cpio.gz busybox, virtio modules (virtio_blk too: a test
+#                            disk is /dev/vda), dmem_balloon.ko,
 #                            in-tree virtio_balloon.ko, dmem-agent, memhog
 set -euo pipefail
 
@@ -53,7 +54,7 @@ install -m 0755 "$TOP/tests/guest/init" "$root/init"
 cp "$OUT/dmem_balloon.ko" "$root/lib/dmem/"
 
 # Modules in load order; a module the kernel has built in is skipped.
-order="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console"
+order="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console virtio_blk"
 : >"$root/etc/dmem/modules"
 for m in $order virtio_balloon; do
 	f=$(find "$MODDIR/kernel" -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" | head -n 1)

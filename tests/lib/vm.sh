@@ -59,16 +59,18 @@ vm_assets() {
 
 # vm_define NAME [startup=MIB] [max=MIB] [slots=N] [driver=dmem|virtio_balloon|none]
 #            [balloon=yes|no] [stats=SECONDS] [deflate_on_oom=on|off]
-#            [reporting=on|off] [kver=KVER] [cmdline="..."] [vcpus=N]
-# startup is the boot memory; max > startup adds <maxMemory slots> for DIMMs.
+#            [reporting=on|off] [kver=KVER] [cmdline="..."] [vcpus=N] [disk=MIB]
+# startup is the boot memory; max > startup adds <maxMemory slots> for DIMMs;
+# disk > 0 gives the guest a virtio disk /dev/vda of that size (a sparse raw
+# file of zeros; the guest's reads of it go through its page cache).
 vm_define() {
 	local name=$1; shift
 	local startup=768 max=0 slots=8 driver=dmem balloon=yes stats=1
-	local deflate_on_oom=on reporting=off kver=$DMEM_GUEST_KVER cmdline= vcpus=1
-	local kv
+	local deflate_on_oom=on reporting=off kver=$DMEM_GUEST_KVER cmdline= vcpus=1 disk=0
+	local kv disk_xml=
 	for kv in "$@"; do
 		case ${kv%%=*} in
-		startup|max|slots|driver|balloon|stats|deflate_on_oom|reporting|kver|cmdline|vcpus)
+		startup|max|slots|driver|balloon|stats|deflate_on_oom|reporting|kver|cmdline|vcpus|disk)
 			printf -v "${kv%%=*}" '%s' "${kv#*=}" ;;
 		*) bail "vm_define: unknown parameter $kv" ;;
 		esac
@@ -79,6 +81,10 @@ vm_define() {
 	xml=$VM_DIR/$name.xml
 	if [ "$max" -gt "$startup" ]; then
 		maxmem="<maxMemory slots='$slots' unit='MiB'>$max</maxMemory>"
+	fi
+	if [ "$disk" -gt 0 ]; then
+		truncate -s "${disk}M" "$VM_DIR/$name.disk" || bail "cannot create $name's disk"
+		disk_xml="<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='$VM_DIR/$name.disk'/><target dev='vda' bus='virtio'/></disk>"
 	fi
 	if [ "$balloon" = yes ]; then
 		balloon_xml="<memballoon model='virtio' autodeflate='$deflate_on_oom' freePageReporting='$reporting'><stats period='$stats'/></memballoon>"
@@ -119,6 +125,7 @@ vm_define() {
 	      <target type='virtio' name='org.dmem.agent'/>
 	    </channel>
 	    <video><model type='none'/></video>
+	    $disk_xml
 	    $balloon_xml
 	  </devices>
 	</domain>

@@ -11,7 +11,7 @@ set -uo pipefail
 source "$(dirname "$0")/../lib/dmemd.sh"
 
 dmemd_init
-vm_define grow startup=512 max=2048 slots=8
+vm_define grow startup=512 max=2048 slots=8 disk=64
 vm_define nodrv startup=384 driver=none
 vm_define stopped startup=320 max=1280 slots=4	# never started
 vm_start grow
@@ -86,6 +86,12 @@ cache_agrees() {
 }
 check "dmemctl status --json shows the guest's page cache (Buffers + Cached)" \
 	vm_wait 10 cache_agrees
+# Reads of its disk, as QEMU counts them, with the guest's cache dropped
+# between passes so that every pass reaches the disk.
+vm_exec grow '(for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do dd if=/dev/vda of=/dev/null bs=1M 2>/dev/null; echo 3 >/proc/sys/vm/drop_caches; done) >/dev/null 2>&1 &' >/dev/null
+reads_seen() { [ "$(dmemd_vm_json grow disk_read_kib_per_s)" -gt 1024 ] 2>/dev/null; }
+check "dmemctl status --json shows the VM's disk reads (host side)" vm_wait 20 reads_seen
+tap_diag "disk reads: $(dmemd_vm_json grow disk_read_kib_per_s) KiB/s; virsh domblkstat: $(vm_virsh domblkstat "$grow" vda | awk '$2 == "rd_bytes" {print $3}') bytes read"
 check "dmemctl status: the NoDriver VM's balloon was never touched" \
 	test "$(vm_balloon_kib nodrv actual)" = "$nodrv_actual0"
 
