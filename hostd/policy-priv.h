@@ -116,6 +116,9 @@ typedef struct {
 	dmem_kib_t held;	/* what it holds now */
 	dmem_kib_t actual;	/* its balloon's actual */
 	dmem_kib_t rss_held;	/* rss - QEMU overhead, or 0 */
+	/* How far rss_held is above max(target, actual) now: memory the
+	 * balloon does not account for, which a rise does not absorb. */
+	dmem_kib_t excess;
 	dmem_kib_t live;	/* live size */
 	guint weight;
 	/* It may not hold more than this after growing (reservations). */

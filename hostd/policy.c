@@ -243,6 +243,7 @@ static void account(const DmemPolicyParams *p, const DmemVmInput *vm, DmemVmStat
 		.live = live,
 		.weight = MIN(vm->weight, DMEM_WEIGHT_MAX),
 	};
+	t->excess = sat_sub(t->rss_held, MAX(target, actual));
 	t->held = dmem_held_with(t, target, 0, 0);
 	/* A decision on its way holds what it will hold once it lands. */
 	if (vm->apply_pending)
@@ -256,7 +257,7 @@ static void account(const DmemPolicyParams *p, const DmemVmInput *vm, DmemVmStat
 
 static void reserve_shares(DmemVmDecision *out, const DmemClaim *c, const gsize *flex,
 			   gsize nflex, DmemTargetVm *t, dmem_kib_t budget,
-			   dmem_kib_t room)
+			   dmem_kib_t room, dmem_kib_t dimm_kib)
 {
 	g_autofree dmem_kib_t *cap = g_new(dmem_kib_t, MAX(nflex, 1));
 	g_autofree dmem_kib_t *share = g_new(dmem_kib_t, MAX(nflex, 1));
@@ -270,7 +271,10 @@ static void reserve_shares(DmemVmDecision *out, const DmemClaim *c, const gsize 
 		DmemVmDecision *d = &out[flex[k]];
 
 		d->fair_share_kib = share[k];
-		if (d->growing && t[flex[k]].held < share[k])
+		/* Only while it grows and asks for more than it holds (a
+		 * passing blip of demand reserves nothing). */
+		if (d->growing && t[flex[k]].held < share[k] &&
+		    sat_add(d->ideal_kib, dimm_kib) > t[flex[k]].held)
 			reserve[k] = share[k] - t[flex[k]].held;
 		reserved = sat_add(reserved, reserve[k]);
 	}
@@ -493,7 +497,7 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 	 * share.
 	 */
 	room = sat_sub(pool.pool_kib, pool.committed_kib);
-	reserve_shares(out, c, flex, nflex, t, budget, room);
+	reserve_shares(out, c, flex, nflex, t, budget, room, p->dimm_size_kib);
 
 	/*
 	 * 4. time. Someone is short when the arbitration could not give a VM

@@ -124,11 +124,20 @@ static void append_escaped(GString *out, const char *v)
 	}
 }
 
-/* Absent when NULL, as the reader expects of optional keys. */
+/*
+ * Absent when NULL, as the reader expects of optional keys. GKeyFile refuses
+ * a file with a string that is not UTF-8, and a name or reason can carry
+ * what a VM's metadata said, cut at a byte count: such a string is written
+ * repaired, so that one VM cannot make the state unreadable for all.
+ */
 static void put_str(GString *out, const char *key, gsize key_len, const char *v)
 {
+	g_autofree char *valid = NULL;
+
 	if (!v)
 		return;
+	if (!g_utf8_validate(v, -1, NULL))
+		v = valid = g_utf8_make_valid(v, -1);
 	append(out, key, key_len);
 	append_escaped(out, v);
 	append(out, "\n", 1);

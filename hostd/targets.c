@@ -18,13 +18,20 @@ dmem_kib_t dmem_shrink_step(const DmemPolicyParams *p)
 	return MAX(step, 1);
 }
 
+/*
+ * What the VM holds now is max(target, actual, rss - overhead). Memory
+ * resident beyond what the balloon accounts for (QEMU's own before its
+ * overhead is learned, a guest that lies) stays on top of any change: a
+ * rise of the target costs its whole increase, it is not "paid" by memory
+ * QEMU already had for something else.
+ */
 dmem_kib_t dmem_held_with(const DmemTargetVm *t, dmem_kib_t target,
 			  guint dimms, dmem_kib_t dimm_kib)
 {
 	/* libvirt raises the balloon's actual by each DIMM it attaches. */
 	dmem_kib_t actual = sat_add(t->actual, (dmem_kib_t)dimms * dimm_kib);
 
-	return MAX(MAX(target, actual), t->rss_held);
+	return sat_add(MAX(target, actual), t->excess);
 }
 
 /*
@@ -136,7 +143,8 @@ void dmem_targets_reclaim(const DmemPolicyParams *p, const DmemHostInput *h,
 /*
  * Within the live size a rise costs what it adds to what the VM holds: a
  * balloon that still holds more than its target (a shrink in progress)
- * rises for free up to what it holds. The room is shared by weight.
+ * rises for free up to its actual size, and everything above costs (see
+ * dmem_held_with()). The room is shared by weight.
  */
 static dmem_kib_t grow_within_live(const DmemTargetVm *g, DmemVmDecision *out,
 				   gsize n, dmem_kib_t room)
@@ -150,14 +158,14 @@ static dmem_kib_t grow_within_live(const DmemTargetVm *g, DmemVmDecision *out,
 		const DmemVmDecision *d = &out[g[k].i];
 		dmem_kib_t want = MIN(MIN(d->allocation_kib, g[k].live), g[k].limit);
 
-		cap[k] = sat_sub(want, g[k].held);
+		cap[k] = sat_sub(want, MAX(g[k].cur, g[k].actual));
 		w[k] = g[k].weight;
 	}
 	dmem_waterfill(cap, w, x, n, room);
 	for (gsize k = 0; k < n; k++) {
 		DmemVmDecision *d = &out[g[k].i];
 		dmem_kib_t want = MIN(MIN(d->allocation_kib, g[k].live), g[k].limit);
-		dmem_kib_t to = MIN(want, g[k].held + x[k]);
+		dmem_kib_t to = MIN(want, sat_add(MAX(g[k].cur, g[k].actual), x[k]));
 
 		d->target_kib = MAX(g[k].cur, to);
 		d->held_at_share = g[k].limit < MIN(d->allocation_kib, g[k].live);

@@ -390,11 +390,15 @@ static dmem_kib_t held_of(const DmemVmInput *vm, const DmemVmDecision *d,
 			  dmem_kib_t target, guint dimms, dmem_kib_t dimm_kib)
 {
 	dmem_kib_t bnd = DMEM_SIZE_MAX_KIB;
-	dmem_kib_t actual = MIN(vm->assigned_kib, bnd) + dimms * dimm_kib;
+	dmem_kib_t assigned = MIN(vm->assigned_kib, bnd);
+	dmem_kib_t actual = assigned + dimms * dimm_kib;
 	dmem_kib_t rss = MIN(vm->rss_kib, bnd);
 	dmem_kib_t by_rss = rss > d->qemu_overhead_kib ? rss - d->qemu_overhead_kib : 0;
+	dmem_kib_t now = MAX(MIN(vm->target_kib, bnd), assigned);
+	/* Resident memory beyond the balloon's count stays on top. */
+	dmem_kib_t excess = by_rss > now ? by_rss - now : 0;
 
-	return MAX(MAX(target, actual), by_rss);
+	return MAX(target, actual) + excess;
 }
 
 /* Check one cycle's output against its input. */

@@ -617,6 +617,28 @@ static void test_stale(void)
 	dmem_state_clear(&s);
 }
 
+/* A reason cut in the middle of a character does not break the file. */
+static void test_invalid_utf8(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *data = NULL;
+	DmemState a, b;
+	gsize len;
+
+	dmem_state_init(&a);
+	dmem_state_init(&b);
+	a.version = g_strdup("1");
+	a.uri = g_strdup("u");
+	a.overcommit_reason = g_strdup("vm \xe2\x82");	/* half a euro sign */
+	data = dmem_state_to_data(&a, &len);
+	g_assert_true(dmem_state_from_data(&b, data, len, "state", &error));
+	g_assert_no_error(error);
+	g_assert_true(g_str_has_prefix(b.overcommit_reason, "vm "));
+	g_assert_true(g_utf8_validate(b.overcommit_reason, -1, NULL));
+	dmem_state_clear(&a);
+	dmem_state_clear(&b);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -632,5 +654,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/status/json-escape", test_json_escape);
 	g_test_add_func("/status/disconnected", test_disconnected);
 	g_test_add_func("/status/stale", test_stale);
+	g_test_add_func("/state/invalid-utf8", test_invalid_utf8);
 	return g_test_run();
 }

@@ -28,6 +28,7 @@ typedef struct {
 	gboolean set_target;
 	dmem_kib_t target_kib;
 	dmem_kib_t live_kib;		/* before the DIMMs */
+	dmem_kib_t actual_kib;		/* the balloon's actual at submission */
 	char why[DMEM_REASON_MAX];	/* for the log */
 
 	/* What happened. */
@@ -203,8 +204,10 @@ static void apply_done(DmemVirt *v, DmemVm *vm, DmemJob *job)
 		vm->live.dimms += a->attached;
 		vm->live.dimm_kib += (dmem_kib_t)a->attached * a->dimm_kib;
 		vm->live_stale = TRUE;
-		/* libvirt raised the balloon by the DIMMs: what it holds now. */
-		vm->actual_kib += (dmem_kib_t)a->attached * a->dimm_kib;
+		/* libvirt raised the balloon by the DIMMs: what it holds now,
+		 * unless a balloon event has said so already. */
+		if (vm->actual_kib == a->actual_kib)
+			vm->actual_kib += (dmem_kib_t)a->attached * a->dimm_kib;
 		g_message("%s: hot-added %u DIMM%s of %s", vm->name, a->attached,
 			  a->attached == 1 ? "" : "s", size);
 	}
@@ -292,6 +295,7 @@ static void submit(DmemVirt *v, DmemVm *vm, dmem_kib_t dimm_size_kib, guint dimm
 	a->set_target = set_target || dimms;
 	a->target_kib = target_kib;
 	a->live_kib = vm->live.memory_kib;
+	a->actual_kib = vm->actual_kib;
 	if (a->set_target)
 		target_why(vm, a->why);
 	if (!a->set_period && !a->dimms && !a->set_target) {
@@ -329,7 +333,7 @@ void dmem_virt_apply(DmemVirt *v, DmemVm *vm, dmem_kib_t dimm_size_kib,
 			vm->apply_deferred = vm->apply_pending = TRUE;
 			vm->pending_target_kib = d->target_kib;
 			vm->pending_dimms = d->dimms;
-			v->apply_dimm_kib = dimm_size_kib;
+			vm->pending_dimm_kib = dimm_size_kib;
 		}
 		return;
 	}
@@ -340,7 +344,9 @@ void dmem_virt_apply_deferred(DmemVirt *v, DmemVm *vm)
 {
 	vm->apply_deferred = FALSE;
 	vm->apply_pending = FALSE;
-	if (!vm->dom || !v->conn)
+	/* Only if the VM is still dmemd's to change, and not backing off. */
+	if (!vm->dom || !v->conn || !vm->decision.managed ||
+	    vm->retry_at_us > g_get_monotonic_time())
 		return;
-	submit(v, vm, v->apply_dimm_kib, vm->pending_dimms, TRUE, vm->pending_target_kib);
+	submit(v, vm, vm->pending_dimm_kib, vm->pending_dimms, TRUE, vm->pending_target_kib);
 }

@@ -54,8 +54,17 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event,
 
 	g_debug("%s: lifecycle event %d/%d", virDomainGetName(dom), event, detail);
 	v->inactive_stale = TRUE;
-	if (vm)
+	if (vm && event == VIR_DOMAIN_EVENT_STARTED) {
+		/*
+		 * A new boot, whatever its domain id (ids start over when
+		 * libvirtd restarts with no VM running): forget the old one;
+		 * the next list starts it afresh.
+		 */
+		g_message("%s: started: managed afresh from its startup size", vm->name);
+		g_hash_table_remove(v->vms, vm->uuid);
+	} else if (vm) {
 		vm->config_stale = vm->live_stale = vm->metadata_stale = TRUE;
+	}
 	return 0;
 }
 

@@ -98,6 +98,8 @@ void dmem_jobs_shutdown(DmemVirt *v)
 
 	if (!v->workers)
 		return;
+	/* From here on no VM is changed: results are only taken in. */
+	v->stopping = TRUE;
 	/* Hand the jobs that return soon their results (and free them). */
 	while (v->jobs && g_get_monotonic_time() < deadline)
 		if (!g_main_context_iteration(NULL, FALSE))
@@ -115,7 +117,7 @@ gboolean dmem_job_submit(DmemVirt *v, DmemVm *vm, DmemJobRun run, DmemJobDone do
 {
 	DmemJob *job;
 
-	if (vm->job || !vm->dom || !v->workers) {
+	if (vm->job || !vm->dom || !v->workers || v->stopping) {
 		if (free_data)
 			free_data(data);
 		return FALSE;

@@ -77,6 +77,7 @@ typedef struct {
 	gboolean apply_pending, apply_deferred;
 	dmem_kib_t pending_target_kib;
 	guint pending_dimms;
+	dmem_kib_t pending_dimm_kib;	/* the DIMM size when it was decided */
 
 	/* Caches, refreshed when an event marks them stale, and periodically. */
 	gboolean config_stale, live_stale, metadata_stale;
@@ -149,8 +150,8 @@ typedef struct {
 
 	/* Jobs (virt-job.c). */
 	GThreadPool *workers;
-	dmem_kib_t apply_dimm_kib;	/* for decisions applied late */
 	guint jobs;			/* in flight, collect and apply */
+	gboolean stopping;		/* dmemd is stopping: no new job */
 	guint stuck_jobs;		/* of which overdue */
 
 	/* The collection in progress: done() once every job is back. */

@@ -234,7 +234,8 @@ vm_virsh destroy "$mid" >/dev/null && vm_virsh start "$mid" >/dev/null
 restarted=$?
 kill -CONT "$DMEMD_PID"
 [ "$restarted" -eq 0 ] || bail "cannot restart $mid"
-check "dmemd sees the new boot" vm_wait 10 dmemd_log_has "$mid: restarted"
+new_boot() { grep -qE "$mid: (restarted|started: managed afresh)" "$DMEMD_LOG"; }
+check "dmemd sees the new boot" vm_wait 10 new_boot
 "$DMEM_TOP/tests/build/dmem-vmexec" -w 180 -t 10 "$VM_DIR/mid.agent.sock" 'echo ok' >/dev/null ||
 	bail "mid did not come back"
 sleep 4
