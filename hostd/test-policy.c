@@ -1250,6 +1250,59 @@ static void test_reservation_takes_surplus(void)
 	g_assert_cmpuint(s.vm[hi].assigned_kib, <, MiB(1152));
 }
 
+/*
+ * Resident memory beyond what the balloon accounts for (QEMU's own, not
+ * learned yet) does not pay for a rise: with the pool exactly full, nothing
+ * grows.
+ */
+static void test_rise_not_paid_by_qemu(void)
+{
+	Sim s;
+	gsize a;
+
+	sim_init(&s, GiB(1) + MiB(300));
+	a = sim_add(&s, vm_new("a", GiB(4), GiB(4), GiB(1)));
+	s.vm[a].minimum_kib = GiB(1);
+	s.vm[a].assigned_kib = s.vm[a].target_kib = GiB(1);	/* booted ballooned */
+	s.vm[a].stats.total_kib = GiB(1);
+	s.vm[a].stats.available_kib = 0;			/* wants more */
+	s.vm[a].rss_kib = GiB(1) + MiB(300);			/* 300 MiB of QEMU */
+	sim_decide(&s);
+	g_assert_cmpuint(s.d[a].qemu_overhead_kib, ==, 0);	/* not learned */
+	g_assert_cmpuint(s.d[a].held_kib, ==, GiB(1) + MiB(300));
+	g_assert_cmpuint(s.d[a].target_kib, ==, GiB(1));
+	g_assert_cmpuint(s.pool.committed_after_kib, <=, s.h.pool_kib);
+}
+
+/*
+ * A VM whose demand blips now and then reserves nothing it does not ask for:
+ * its neighbour grows past its share while the pool has room.
+ */
+static void test_blip_reserves_nothing(void)
+{
+	Sim s;
+	gsize flat, big;
+
+	sim_init(&s, GiB(4));
+	s.p.interval_ms = 500;
+	flat = sim_add(&s, vm_new("flat", GiB(1), GiB(4), MiB(300)));
+	big = sim_add(&s, vm_new("big", GiB(1), GiB(4), GiB(1)));
+	s.vm[flat].minimum_kib = s.vm[big].minimum_kib = MiB(256);
+	for (int c = 0; c < 120; c++) {
+		/* A 40 MiB blip every 8 s, like a cron job. */
+		sim_use(&s, flat, c % 16 == 0 ? MiB(340) : MiB(300));
+		sim_use(&s, big, MIN(GiB(1) + (dmem_kib_t)c * MiB(32), GiB(2) + MiB(512)));
+		sim_decide(&s);
+		check_invariants(&s.p, &s.h, s.vm, s.d, &s.pool, s.n);
+		sim_apply(&s);
+	}
+	g_test_message("big holds %" G_GUINT64_FORMAT " MiB (share %" G_GUINT64_FORMAT
+		       " MiB), flat %" G_GUINT64_FORMAT " MiB", s.d[big].held_kib / 1024,
+		       s.d[big].fair_share_kib / 1024, s.d[flat].held_kib / 1024);
+	g_assert_cmpuint(s.d[big].held_kib, >, s.d[big].fair_share_kib);
+	g_assert_cmpuint(s.vm[big].assigned_kib, >=, GiB(2) + MiB(512));
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -1277,5 +1330,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/policy/accounting/lagging-balloon", test_lagging_balloon);
 	g_test_add_func("/policy/accounting/lying-balloon", test_lying_balloon);
 	g_test_add_func("/policy/accounting/qemu-overhead", test_qemu_overhead);
+	g_test_add_func("/policy/accounting/rise-not-paid-by-qemu", test_rise_not_paid_by_qemu);
+	g_test_add_func("/policy/contention/blip-reserves-nothing", test_blip_reserves_nothing);
 	return g_test_run();
 }
