@@ -219,8 +219,8 @@ static void track_growth(const DmemHostInput *h, DmemVmState *st, DmemVmDecision
  * VM count for more). Untouched guest memory makes a sample smaller too;
  * the largest sample is the best lower bound of QEMU's own share.
  */
-static void account(const DmemPolicyParams *p, const DmemVmInput *vm, DmemVmState *st,
-		    DmemVmDecision *d, DmemTargetVm *t)
+static void account(const DmemPolicyParams *p, gsize i, const DmemVmInput *vm,
+		    DmemVmState *st, DmemVmDecision *d, DmemTargetVm *t)
 {
 	dmem_kib_t actual = bound(vm->assigned_kib);
 	dmem_kib_t target = bound(vm->target_kib);
@@ -237,6 +237,7 @@ static void account(const DmemPolicyParams *p, const DmemVmInput *vm, DmemVmStat
 	st->qemu_ref_actual_kib = actual;
 
 	*t = (DmemTargetVm) {
+		.i = i,
 		.cur = target,
 		.actual = actual,
 		.rss_held = sat_sub(rss, st->qemu_overhead_kib),
@@ -331,17 +332,18 @@ static void flexible_status(const DmemVmInput *vm, DmemVmDecision *d)
 	}
 }
 
-static void held_status(const DmemVmDecision *d, DmemVmDecision *out)
+/* An uncooperative VM's reason, with how much it holds and since when. */
+static void held_status(DmemVmDecision *d)
 {
 	char why[DMEM_REASON_MAX];
 
 	g_strlcpy(why, d->reason, sizeof(why));
 	if (d->held_for_s)
-		set_reason(out, "%s; holds " MIB_FMT " for %" G_GINT64_FORMAT " s%s", why,
+		set_reason(d, "%s; holds " MIB_FMT " for %" G_GINT64_FORMAT " s%s", why,
 			   MIB(d->held_kib), d->held_for_s,
 			   d->reclaiming ? ", reclaiming: others are short" : "");
 	else
-		set_reason(out, "%s; holds " MIB_FMT, why, MIB(d->held_kib));
+		set_reason(d, "%s; holds " MIB_FMT, why, MIB(d->held_kib));
 }
 
 /* How much more @d's VM holds than it is given: what overcommits the pool. */
@@ -447,8 +449,7 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 			d->target_kib = vms[i].target_kib;
 			continue;
 		}
-		account(p, &vms[i], st, d, &t[i]);
-		t[i].i = i;
+		account(p, i, &vms[i], st, d, &t[i]);
 		pool.committed_kib = sat_add(pool.committed_kib, d->held_kib);
 		pool.minimums_kib = sat_add(pool.minimums_kib, d->min_kib);
 		if (cls[i] == VM_HELD) {
@@ -543,7 +544,7 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 		if (cls[i] == VM_FLEXIBLE)
 			flexible_status(&vms[i], d);
 		else
-			held_status(d, d);
+			held_status(d);
 		/* A VM seen for the first time adopts its balloon where it is,
 		 * unless it is uncooperative: then nothing is touched. */
 		d->target_changed = d->target_kib != vms[i].target_kib ||

@@ -149,6 +149,7 @@ void dmem_targets_reclaim(const DmemPolicyParams *p, const DmemHostInput *h,
 static dmem_kib_t grow_within_live(const DmemTargetVm *g, DmemVmDecision *out,
 				   gsize n, dmem_kib_t room)
 {
+	g_autofree dmem_kib_t *want = g_new0(dmem_kib_t, MAX(n, 1));
 	g_autofree dmem_kib_t *cap = g_new0(dmem_kib_t, MAX(n, 1));
 	g_autofree dmem_kib_t *x = g_new0(dmem_kib_t, MAX(n, 1));
 	g_autofree guint *w = g_new0(guint, MAX(n, 1));
@@ -156,16 +157,15 @@ static dmem_kib_t grow_within_live(const DmemTargetVm *g, DmemVmDecision *out,
 
 	for (gsize k = 0; k < n; k++) {
 		const DmemVmDecision *d = &out[g[k].i];
-		dmem_kib_t want = MIN(MIN(d->allocation_kib, g[k].live), g[k].limit);
 
-		cap[k] = sat_sub(want, MAX(g[k].cur, g[k].actual));
+		want[k] = MIN(MIN(d->allocation_kib, g[k].live), g[k].limit);
+		cap[k] = sat_sub(want[k], MAX(g[k].cur, g[k].actual));
 		w[k] = g[k].weight;
 	}
 	dmem_waterfill(cap, w, x, n, room);
 	for (gsize k = 0; k < n; k++) {
 		DmemVmDecision *d = &out[g[k].i];
-		dmem_kib_t want = MIN(MIN(d->allocation_kib, g[k].live), g[k].limit);
-		dmem_kib_t to = MIN(want, sat_add(MAX(g[k].cur, g[k].actual), x[k]));
+		dmem_kib_t to = MIN(want[k], sat_add(MAX(g[k].cur, g[k].actual), x[k]));
 
 		d->target_kib = MAX(g[k].cur, to);
 		d->held_at_share = g[k].limit < MIN(d->allocation_kib, g[k].live);

@@ -367,12 +367,6 @@ static void collect_done(DmemVirt *v, DmemVm *vm, DmemJob *job)
 
 /* ---- the collection ----------------------------------------------------- */
 
-static void forget(DmemVirt *v, GHashTableIter *it, DmemVm *vm, const char *why)
-{
-	g_debug("%s: %s", vm->name, why);
-	g_hash_table_iter_remove(it);
-}
-
 /*
  * The running domains. A VM is keyed by uuid and belongs to one boot: a
  * domain id that changed (destroy + start, even within one interval or
@@ -441,8 +435,10 @@ static gboolean list_running(DmemVirt *v)
 
 	g_hash_table_iter_init(&it, v->vms);
 	while (g_hash_table_iter_next(&it, NULL, &value))
-		if (!((DmemVm *)value)->seen)
-			forget(v, &it, value, "no longer running");
+		if (!((DmemVm *)value)->seen) {
+			g_debug("%s: no longer running", ((DmemVm *)value)->name);
+			g_hash_table_iter_remove(&it);
+		}
 	return TRUE;
 }
 
