@@ -129,18 +129,6 @@ dmemd_vm_json() {
 # dmemd_log_has TEXT: dmemd's current log contains TEXT.
 dmemd_log_has() { grep -qF -- "$1" "$DMEMD_LOG"; }
 
-# vm_qemu_pid NAME: the PID of NAME's QEMU process.
-vm_qemu_pid() { cat "/run/libvirt/qemu/$(vm_dom "$1").pid" 2>/dev/null; }
-
-# vm_guest_rss_kib NAME: guest memory QEMU has resident, from the host side:
-# the resident part of the mappings QEMU marks mergeable (guest RAM and
-# DIMMs; not QEMU's own heap or its TCG code buffer).
-vm_guest_rss_kib() {
-	awk '/^[0-9a-f]+-[0-9a-f]+ / { rss = 0 } /^Rss:/ { rss = $2 }
-	     /^VmFlags:/ && / mg/ { sum += rss } END { print sum + 0 }' \
-		"/proc/$(vm_qemu_pid "$1")/smaps"
-}
-
 # vm_dimms NAME: DIMMs in the live definition.
 vm_dimms() { vm_virsh dumpxml "$(vm_dom "$1")" | grep -c "<memory model='dimm'"; }
 

@@ -183,6 +183,18 @@ vm_dmesg_clean() {
 	[ -z "$bad" ] || { echo "$bad" | head -n 20 | sed 's/^/# /'; return 1; }
 }
 
+# vm_qemu_pid NAME: the PID of NAME's QEMU process.
+vm_qemu_pid() { cat "/run/libvirt/qemu/$(vm_dom "$1").pid" 2>/dev/null; }
+
+# vm_guest_rss_kib NAME: guest memory QEMU has resident, from the host side:
+# the resident part of the mappings QEMU marks mergeable (guest RAM and
+# DIMMs; not QEMU's own heap or its TCG code buffer).
+vm_guest_rss_kib() {
+	awk '/^[0-9a-f]+-[0-9a-f]+ / { rss = 0 } /^Rss:/ { rss = $2 }
+	     /^VmFlags:/ && / mg/ { sum += rss } END { print sum + 0 }' \
+		"/proc/$(vm_qemu_pid "$1")/smaps"
+}
+
 vm_destroy() {
 	local dom
 	dom=$(vm_dom "$1")
@@ -205,7 +217,7 @@ vm_cleanup() {
 		[ "$VM_FAILED" -ne 0 ] && vm_serial_tail "$name"
 		if ! vm_virsh destroy "$dom" >/dev/null 2>&1; then
 			# libvirtd may be gone: end the QEMU it started for us.
-			pid=$(cat "/run/libvirt/qemu/$dom.pid" 2>/dev/null || true)
+			pid=$(vm_qemu_pid "$name" || true)
 			[ -n "$pid" ] && kill "$pid" 2>/dev/null || true
 		fi
 		vm_virsh undefine "$dom" >/dev/null 2>&1 || true
