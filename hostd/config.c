@@ -20,6 +20,7 @@ typedef enum {
 	KEY_METRICS,	/* char *, an absolute path to a *.prom file; empty: NULL */
 	KEY_UINT,	/* guint */
 	KEY_MIB,	/* dmem_kib_t, written in MiB in the file */
+	KEY_BOOL,	/* gboolean: yes/no (also true/false, 1/0) */
 } KeyType;
 
 typedef struct {
@@ -57,6 +58,11 @@ static const KeyDesc keys[] = {
 	{ "policy", "reclaim_unresponsive_s", KEY_UINT,
 	  0, DMEM_RECLAIM_UNRESPONSIVE_S_MAX, 0, NULL,
 	  FIELD(reclaim_unresponsive_s) },
+	{ "policy", "cache_aware", KEY_BOOL, 0, 0, 0, NULL, FIELD(cache_aware) },
+	{ "policy", "cache_probe_s", KEY_UINT,
+	  1, DMEM_CACHE_PROBE_S_MAX, 0, NULL, FIELD(cache_probe_s) },
+	{ "policy", "cache_reprobe_s", KEY_UINT,
+	  0, DMEM_CACHE_REPROBE_S_MAX, 0, NULL, FIELD(cache_reprobe_s) },
 	{ "hotadd", "dimm_size_mib", KEY_MIB,
 	  DMEM_GUEST_MEMORY_BLOCK_MIB, DMEM_DIMM_SIZE_MIB_MAX,
 	  DMEM_GUEST_MEMORY_BLOCK_MIB, "the guest memory block size",
@@ -79,6 +85,9 @@ void dmem_config_init(DmemConfig *cfg)
 		.max_shrink_kib_per_s =
 			dmem_mib_to_kib(DMEM_DEFAULT_MAX_SHRINK_MIB_PER_S),
 		.reclaim_unresponsive_s = DMEM_DEFAULT_RECLAIM_UNRESPONSIVE_S,
+		.cache_aware = DMEM_DEFAULT_CACHE_AWARE,
+		.cache_probe_s = DMEM_DEFAULT_CACHE_PROBE_S,
+		.cache_reprobe_s = DMEM_DEFAULT_CACHE_REPROBE_S,
 		.dimm_size_kib = dmem_mib_to_kib(DMEM_DEFAULT_DIMM_SIZE_MIB),
 	};
 }
@@ -185,6 +194,23 @@ static gboolean load_key(DmemConfig *cfg, GKeyFile *kf, const char *name,
 		g_free(*(char **)field);
 		*(char **)field = g_steal_pointer(&raw);
 		return TRUE;
+	}
+
+	if (k->type == KEY_BOOL) {
+		static const char *const yes[] = { "yes", "true", "1" };
+		static const char *const no[] = { "no", "false", "0" };
+
+		for (gsize i = 0; i < G_N_ELEMENTS(yes); i++) {
+			if (g_ascii_strcasecmp(raw, yes[i]) == 0 ||
+			    g_ascii_strcasecmp(raw, no[i]) == 0) {
+				*(gboolean *)field = g_ascii_strcasecmp(raw, yes[i]) == 0;
+				return TRUE;
+			}
+		}
+		g_set_error(error, DMEM_ERROR, DMEM_ERROR_INVALID,
+			    "%s: [%s] %s=%s: must be yes or no",
+			    name, k->group, k->name, raw);
+		return FALSE;
 	}
 
 	if (!dmem_uint_parse(raw, k->min, k->max, &v, error)) {
@@ -309,6 +335,9 @@ char *dmem_config_to_string(const DmemConfig *cfg)
 		"shrink_delay_s=%u\n"
 		"max_shrink_mib_per_s=%" G_GUINT64_FORMAT "\n"
 		"reclaim_unresponsive_s=%u\n"
+		"cache_aware=%s\n"
+		"cache_probe_s=%u\n"
+		"cache_reprobe_s=%u\n"
 		"\n"
 		"[hotadd]\n"
 		"dimm_size_mib=%" G_GUINT64_FORMAT "\n",
@@ -319,5 +348,7 @@ char *dmem_config_to_string(const DmemConfig *cfg)
 		dmem_kib_to_mib(cfg->host_pool_kib), cfg->shrink_delay_s,
 		dmem_kib_to_mib(cfg->max_shrink_kib_per_s),
 		cfg->reclaim_unresponsive_s,
+		cfg->cache_aware ? "yes" : "no", cfg->cache_probe_s,
+		cfg->cache_reprobe_s,
 		dmem_kib_to_mib(cfg->dimm_size_kib));
 }

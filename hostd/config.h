@@ -28,6 +28,9 @@ typedef struct {
 	guint shrink_delay_s;		/* idle surplus must persist this long */
 	dmem_kib_t max_shrink_kib_per_s;
 	guint reclaim_unresponsive_s;	/* 0: never */
+	gboolean cache_aware;		/* hot page cache is demand */
+	guint cache_probe_s;		/* a cache probe watches this long */
+	guint cache_reprobe_s;		/* a hot finding stands this long */
 
 	/* [hotadd] */
 	dmem_kib_t dimm_size_kib;

@@ -217,13 +217,8 @@ void dmem_demand_io(const DmemHostInput *h, const DmemVmInput *vm, DmemVmState *
 		return;
 	if (st->io_sample_us && h->now_us > st->io_sample_us &&
 	    vm->disk_read_bytes >= st->io_read_bytes) {
-		guint64 kib = (vm->disk_read_bytes - st->io_read_bytes) / 1024;
-		guint64 dt_us = (guint64)(h->now_us - st->io_sample_us);
-
-		/* kib * 10^6 / dt_us, without overflowing on absurd counts */
-		st->io_read_kib_per_s = kib <= G_MAXUINT64 / G_USEC_PER_SEC ?
-					bound(kib * G_USEC_PER_SEC / dt_us) :
-					bound(kib / MAX(dt_us / G_USEC_PER_SEC, 1));
+		st->io_read_kib_per_s = kib_per_s((vm->disk_read_bytes - st->io_read_bytes) / 1024,
+						  h->now_us - st->io_sample_us);
 	} else if (st->io_sample_us && vm->disk_read_bytes < st->io_read_bytes) {
 		st->io_read_kib_per_s = 0;
 	}

@@ -140,6 +140,8 @@ static void publish_vm(DmemState *st, const DmemVm *vm)
 	s->cache_kib = dec->cache_kib;
 	s->disk_io_known = dec->disk_io_known;
 	s->disk_read_kib_per_s = dec->disk_read_kib_per_s;
+	s->hot_cache_known = dec->demand_known && dec->cache_phase != DMEM_CACHE_OFF;
+	s->hot_cache_kib = dec->hot_cache_kib;
 	dmem_explain_record(&vm->input, dec, &s->decision);
 }
 
@@ -182,6 +184,9 @@ static void publish(Dmemd *d, GPtrArray *vms, const DmemPolicyParams *p,
 	st.max_shrink_kib_per_s = p->max_shrink_kib_per_s;
 	st.dimm_size_kib = p->dimm_size_kib;
 	st.reclaim_unresponsive_s = p->reclaim_unresponsive_s;
+	st.cache_aware = p->cache_aware;
+	st.cache_probe_s = p->cache_probe_s;
+	st.cache_reprobe_s = p->cache_reprobe_s;
 	if (pool) {
 		st.minimums_exceed_pool = pool->minimums_exceed_pool;
 		st.pool_kib = pool->pool_kib;
@@ -340,6 +345,7 @@ static void on_collected(gpointer data)
 			.rss_kib = vm->rss_kib,
 			.has_disk_io = vm->has_disk_io,
 			.disk_read_bytes = vm->disk_read_bytes,
+			.disk_write_bytes = vm->disk_write_bytes,
 			.stats = vm->have_stats ? &vm->stats : NULL,
 			.apply_pending = vm->apply_pending,
 			.pending_target_kib = vm->pending_target_kib,

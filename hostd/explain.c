@@ -57,6 +57,85 @@ static const char *alloc_text(DmemAllocKind kind)
 	return "?";
 }
 
+/* KiB/s as MiB/s with one decimal. */
+#define RATE_FMT "%" G_GUINT64_FORMAT ".%" G_GUINT64_FORMAT " MiB/s"
+#define RATE(kib_per_s) ((kib_per_s) / 1024), ((kib_per_s) % 1024 * 10 / 1024)
+
+/* "12 min ago", "40 s ago". */
+static void append_ago(GString *s, gint64 secs)
+{
+	if (secs >= 120)
+		appendf(s, "%" G_GINT64_FORMAT " min ago", secs / 60);
+	else
+		appendf(s, "%" G_GINT64_FORMAT " s ago", secs);
+}
+
+/* The hot cache estimate and the evidence behind it (cache.c). */
+static void explain_cache(GString *s, const DmemPolicyParams *p, const DmemVmDecision *d)
+{
+	const char *off = d->cache_off != DMEM_CACHE_ON ? dmem_cache_off_text(d->cache_off) : NULL;
+
+	if (off || d->cache_phase == DMEM_CACHE_OFF) {
+		appendf(s, "  hot cache: not estimated (%s): the page cache is not "
+			"demand\n", off ? off : "no estimate yet");
+		return;
+	}
+	appendf(s, "  hot cache: ~" MIB_FMT " of its page cache, counted as demand: ",
+		MIB(d->hot_cache_kib));
+	switch (d->cache_seen) {
+	case DMEM_CACHE_SEEN_BUILT:
+		appendf(s, "cache the guest built by reading, as far as it fits without "
+			"growing (");
+		append_ago(s, d->cache_seen_s);
+		appendf(s, "); not probed yet");
+		break;
+	case DMEM_CACHE_SEEN_HOT:
+		appendf(s, "reads rose from " RATE_FMT " to " RATE_FMT " when the VM was "
+			"probed " MIB_FMT " below it, ", RATE(d->cache_seen_before_kib_per_s),
+			RATE(d->cache_seen_during_kib_per_s), MIB(d->cache_seen_step_kib));
+		append_ago(s, d->cache_seen_s);
+		break;
+	case DMEM_CACHE_SEEN_COLD:
+		appendf(s, "reads stayed at " RATE_FMT " when the VM was probed " MIB_FMT
+			" lower, ", RATE(d->cache_seen_during_kib_per_s),
+			MIB(d->cache_seen_step_kib));
+		append_ago(s, d->cache_seen_s);
+		appendf(s, ": that cache was cold");
+		break;
+	case DMEM_CACHE_SEEN_GREW:
+		appendf(s, "reads fell from " RATE_FMT " to " RATE_FMT " when the VM was "
+			"given " MIB_FMT " more, ", RATE(d->cache_seen_before_kib_per_s),
+			RATE(d->cache_seen_during_kib_per_s), MIB(d->cache_seen_step_kib));
+		append_ago(s, d->cache_seen_s);
+		break;
+	case DMEM_CACHE_SEEN_STREAM:
+		appendf(s, "reads stayed at " RATE_FMT " when the VM was given " MIB_FMT
+			" more, ", RATE(d->cache_seen_during_kib_per_s),
+			MIB(d->cache_seen_step_kib));
+		append_ago(s, d->cache_seen_s);
+		appendf(s, ": a stream more memory does not help");
+		break;
+	case DMEM_CACHE_SEEN_DROPPED:
+		appendf(s, "the guest dropped " MIB_FMT " of cache it had room for, ",
+			MIB(d->cache_seen_step_kib));
+		append_ago(s, d->cache_seen_s);
+		break;
+	default:
+		appendf(s, "no cache seen yet");
+		break;
+	}
+	g_string_append_c(s, '\n');
+	if (d->cache_phase == DMEM_CACHE_PROBE_DOWN)
+		appendf(s, "  probing: the target leaves the guest " MIB_FMT " less cache "
+			"(" MIB_FMT ") for up to %u s; if its disk reads rise, it gets "
+			"it back at once\n", MIB(d->probe_step_kib),
+			MIB(d->probe_target_kib), p->cache_probe_s);
+	else if (d->cache_phase == DMEM_CACHE_PROBE_UP)
+		appendf(s, "  probing: the estimate is " MIB_FMT " higher for %u s; it "
+			"stays if the VM's disk reads fall by half\n",
+			MIB(d->probe_step_kib), p->cache_probe_s);
+}
+
 char *dmem_policy_explain(const DmemPolicyParams *p, const DmemVmInput *vm,
 			  const DmemVmDecision *d, const DmemPoolDecision *pool)
 {
@@ -95,8 +174,8 @@ char *dmem_policy_explain(const DmemPolicyParams *p, const DmemVmInput *vm,
 			"overhead " MIB_FMT " is more than the balloon says\n",
 			MIB(vm->rss_kib), MIB(d->qemu_overhead_kib));
 	if (d->cache_known)
-		appendf(s, "  page cache: " MIB_FMT " (the guest's word; not part of "
-			"demand yet)\n", MIB(d->cache_kib));
+		appendf(s, "  page cache: " MIB_FMT " (the guest's word)\n",
+			MIB(d->cache_kib));
 	if (d->disk_io_known)
 		appendf(s, "  disk reads: %" G_GUINT64_FORMAT " KiB/s (as QEMU counts them)\n",
 			d->disk_read_kib_per_s);
@@ -117,9 +196,11 @@ char *dmem_policy_explain(const DmemPolicyParams *p, const DmemVmInput *vm,
 	} else {
 		appendf(s, "  demand: " MIB_FMT " = in use " MIB_FMT
 			" (total - available) + guest kernel " MIB_FMT
-			" (assigned - total) + pressure " MIB_FMT "\n",
-			MIB(d->demand_kib), MIB(d->used_kib),
-			MIB(d->overhead_kib), MIB(d->pressure_kib));
+			" (assigned - total) + pressure " MIB_FMT " + hot cache "
+			MIB_FMT "\n", MIB(d->demand_kib), MIB(d->used_kib),
+			MIB(d->overhead_kib), MIB(d->pressure_kib),
+			MIB(d->hot_cache_kib));
+		explain_cache(s, p, d);
 		if (d->ideal_at_floor)
 			appendf(s, "  ideal: " MIB_FMT " = raised to the guest's "
 				"floor: in use " MIB_FMT " + guest kernel " MIB_FMT
@@ -216,6 +297,7 @@ static const struct {
 	{ DMEM_DECISION_HELD_AT_SHARE, G_STRUCT_OFFSET(DmemVmDecision, held_at_share) },
 	{ DMEM_DECISION_GROWING, G_STRUCT_OFFSET(DmemVmDecision, growing) },
 	{ DMEM_DECISION_SHRINK_AT_ONCE, G_STRUCT_OFFSET(DmemVmDecision, shrink_at_once) },
+	{ DMEM_DECISION_PROBING, G_STRUCT_OFFSET(DmemVmDecision, probing) },
 };
 
 #define FLAG_FIELD(d, i) G_STRUCT_MEMBER(gboolean, (d), decision_flags[i].offset)
@@ -241,6 +323,15 @@ void dmem_explain_record(const DmemVmInput *vm, const DmemVmDecision *d,
 		.allocation = d->alloc_kind,
 		.dimms = d->dimms,
 		.shrink_wait_s = d->shrink_wait_s,
+		.cache_phase = d->cache_phase,
+		.cache_off = d->cache_off,
+		.cache_seen = d->cache_seen,
+		.cache_seen_s = d->cache_seen_s,
+		.cache_seen_step_kib = d->cache_seen_step_kib,
+		.cache_seen_before_kib_per_s = d->cache_seen_before_kib_per_s,
+		.cache_seen_during_kib_per_s = d->cache_seen_during_kib_per_s,
+		.probe_target_kib = d->probe_target_kib,
+		.probe_step_kib = d->probe_step_kib,
 	};
 	for (gsize i = 0; i < G_N_ELEMENTS(decision_flags); i++)
 		if (FLAG_FIELD((gpointer)d, i))
@@ -264,6 +355,9 @@ char *dmem_explain_state(const DmemState *s, const DmemStateVm *vm)
 		.max_shrink_kib_per_s = s->max_shrink_kib_per_s,
 		.dimm_size_kib = s->dimm_size_kib,
 		.reclaim_unresponsive_s = s->reclaim_unresponsive_s,
+		.cache_aware = s->cache_aware,
+		.cache_probe_s = s->cache_probe_s,
+		.cache_reprobe_s = s->cache_reprobe_s,
 	};
 	DmemVmInput in = {
 		.name = vm->name,
@@ -304,6 +398,20 @@ char *dmem_explain_state(const DmemState *s, const DmemStateVm *vm)
 		.dimms = x->dimms,
 		.hotadd_fill_kib = x->hotadd_fill_kib,
 		.shrink_wait_s = x->shrink_wait_s,
+		/* Unknown codes (a newer dmemd) read as "not estimated". */
+		.cache_phase = x->cache_phase <= DMEM_CACHE_PROBE_UP ? x->cache_phase :
+			       DMEM_CACHE_OFF,
+		.cache_off = x->cache_off <= DMEM_CACHE_OFF_NO_DISK ? x->cache_off :
+			     DMEM_CACHE_ON,
+		.cache_seen = x->cache_seen <= DMEM_CACHE_SEEN_DROPPED ? x->cache_seen :
+			      DMEM_CACHE_SEEN_NONE,
+		.cache_seen_s = x->cache_seen_s,
+		.cache_seen_step_kib = x->cache_seen_step_kib,
+		.cache_seen_before_kib_per_s = x->cache_seen_before_kib_per_s,
+		.cache_seen_during_kib_per_s = x->cache_seen_during_kib_per_s,
+		.probe_target_kib = x->probe_target_kib,
+		.probe_step_kib = x->probe_step_kib,
+		.hot_cache_kib = vm->hot_cache_kib,
 	};
 	DmemPoolDecision pool = {
 		.pool_kib = s->pool_kib,

@@ -41,6 +41,17 @@ static dmem_kib_t target_after(const DmemPolicyParams *p, const DmemTargetVm *t,
 	return MIN(t->live + (dmem_kib_t)k * p->dimm_size_kib, d->max_kib);
 }
 
+dmem_kib_t dmem_hotadd_reach(const DmemPolicyParams *p, const DmemTargetVm *t,
+			     const DmemVmDecision *d)
+{
+	dmem_kib_t goal = MIN(d->allocation_kib, d->max_kib);
+	dmem_kib_t dimm = p->dimm_size_kib;
+
+	if (goal <= t->live || !dimm)
+		return goal;
+	return MIN(t->live + (goal - t->live + dimm - 1) / dimm * dimm, d->max_kib);
+}
+
 /*
  * TRUE when @a, given one more DIMM, would have less per weight than @b
  * would (weight 0 comes last): the next DIMM goes where it keeps the

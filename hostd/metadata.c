@@ -72,6 +72,17 @@ gboolean dmem_metadata_parse_enabled(const char *text, gboolean *enabled, GError
 	return FALSE;
 }
 
+gboolean dmem_metadata_parse_cache(const char *text, gboolean *ignore, GError **error)
+{
+	if (strcmp(text, "protect") == 0 || strcmp(text, "ignore") == 0) {
+		*ignore = strcmp(text, "ignore") == 0;
+		return TRUE;
+	}
+	g_set_error(error, DMEM_ERROR, DMEM_ERROR_INVALID,
+		    "%s: must be 'protect' or 'ignore'", text);
+	return FALSE;
+}
+
 typedef struct {
 	DmemMetadata *md;
 	gboolean seen_root;
@@ -101,9 +112,12 @@ gboolean dmem_metadata_set(DmemMetadata *md, const char *name,
 	} else if (strcmp(name, "enabled") == 0) {
 		ok = dmem_metadata_parse_enabled(value, &md->enabled, error);
 		md->has_enabled = ok;
+	} else if (strcmp(name, "cache") == 0) {
+		ok = dmem_metadata_parse_cache(value, &md->cache_ignore, error);
+		md->has_cache = ok;
 	} else {
 		g_set_error(error, DMEM_ERROR, DMEM_ERROR_UNKNOWN,
-			    "unknown attribute '%s' (known: minimum, buffer, weight, enabled)",
+			    "unknown attribute '%s' (known: minimum, buffer, weight, enabled, cache)",
 			    name);
 		return FALSE;
 	}
@@ -212,6 +226,9 @@ char *dmem_metadata_format(const DmemMetadata *md)
 	if (md->has_enabled)
 		g_string_append_printf(s, " enabled=\"%s\"",
 				       md->enabled ? "yes" : "no");
+	if (md->has_cache)
+		g_string_append_printf(s, " cache=\"%s\"",
+				       md->cache_ignore ? "ignore" : "protect");
 	g_string_append(s, "/>");
 	return g_string_free(s, FALSE);
 }
@@ -233,5 +250,9 @@ void dmem_metadata_merge(DmemMetadata *md, const DmemMetadata *update)
 	if (update->has_enabled) {
 		md->has_enabled = TRUE;
 		md->enabled = update->enabled;
+	}
+	if (update->has_cache) {
+		md->has_cache = TRUE;
+		md->cache_ignore = update->cache_ignore;
 	}
 }

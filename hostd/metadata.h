@@ -2,7 +2,8 @@
 /*
  * metadata.h - the per-VM <dmem/> settings element (interface layer).
  *
- *   <dmem minimum="1024" buffer="20" weight="5000" enabled="yes"/>
+ *   <dmem minimum="1024" buffer="20" weight="5000" enabled="yes"
+ *         cache="protect"/>
  *
  * stored in the domain's libvirt metadata under namespace DMEM_METADATA_URI,
  * key DMEM_METADATA_KEY. Every attribute is optional; an absent attribute
@@ -23,6 +24,8 @@ typedef struct {
 	guint weight;		/* 0..DMEM_WEIGHT_MAX */
 	gboolean has_enabled;
 	gboolean enabled;
+	gboolean has_cache;
+	gboolean cache_ignore;	/* cache="ignore"; "protect" (default): FALSE */
 } DmemMetadata;
 
 /*
@@ -50,5 +53,6 @@ gboolean dmem_metadata_parse_minimum(const char *text, guint64 *mib, GError **er
 gboolean dmem_metadata_parse_buffer(const char *text, guint *percent, GError **error);
 gboolean dmem_metadata_parse_weight(const char *text, guint *weight, GError **error);
 gboolean dmem_metadata_parse_enabled(const char *text, gboolean *enabled, GError **error);
+gboolean dmem_metadata_parse_cache(const char *text, gboolean *ignore, GError **error);
 
 #endif /* DMEM_METADATA_H */

@@ -87,6 +87,9 @@ static const Metric vm_metrics[] = {
 	{ "dmem_vm_cache_bytes", "The guest's page cache (Buffers + Cached), as it "
 	  "reports it; absent while unknown.",
 	  VALUE_KIB, VM(cache_kib), KNOWN(cache_known) },
+	{ "dmem_vm_hot_cache_bytes", "The part of the guest's page cache dmemd counts as "
+	  "demand (its loss shows as disk reads); absent while not estimated.",
+	  VALUE_KIB, VM(hot_cache_kib), KNOWN(hot_cache_known) },
 	{ "dmem_vm_disk_read_bytes_per_second", "What the VM reads from its disks, as "
 	  "QEMU counts it; absent while unknown.",
 	  VALUE_KIB, VM(disk_read_kib_per_s), KNOWN(disk_io_known) },

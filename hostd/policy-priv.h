@@ -43,6 +43,16 @@ static inline dmem_kib_t distance(dmem_kib_t a, dmem_kib_t b)
 	return a > b ? a - b : b - a;
 }
 
+/* @kib over @us microseconds, in KiB/s, without overflow; 0 if @us <= 0. */
+static inline dmem_kib_t kib_per_s(guint64 kib, gint64 us)
+{
+	if (us <= 0)
+		return 0;
+	if (kib <= G_MAXUINT64 / G_USEC_PER_SEC)
+		return bound(kib * G_USEC_PER_SEC / (guint64)us);
+	return bound(kib / MAX((guint64)us / G_USEC_PER_SEC, 1));
+}
+
 #define MIB(kib) dmem_kib_to_mib(kib)
 #define MIB_FMT "%" G_GUINT64_FORMAT " MiB"
 
@@ -65,6 +75,24 @@ void dmem_demand_io(const DmemHostInput *h, const DmemVmInput *vm, DmemVmState *
 /* The floor target and the ideal of a VM whose demand is known; needs
  * d->min_kib and d->max_kib. */
 void dmem_demand_ideal(const DmemVmInput *vm, DmemVmDecision *d);
+
+/* ---- cache.c ------------------------------------------------------------ */
+
+/*
+ * The hot cache estimate of a VM whose demand is known: evaluates a running
+ * probe and follows the cache the guest builds or drops; sets
+ * d->hot_cache_kib (which the caller adds to demand) and what explains it.
+ * Before the ideal.
+ */
+void dmem_cache_update(const DmemPolicyParams *p, const DmemHostInput *h,
+		       const DmemVmInput *vm, DmemVmState *st, DmemVmDecision *d);
+
+/*
+ * After the ideal: start a probe when the VM is stable, and set
+ * d->probe_target_kib and d->probing while a down probe runs.
+ */
+void dmem_cache_probe(const DmemPolicyParams *p, const DmemHostInput *h,
+		      const DmemVmInput *vm, DmemVmState *st, DmemVmDecision *d);
 
 /* ---- arbitrate.c -------------------------------------------------------- */
 
@@ -169,6 +197,14 @@ dmem_kib_t dmem_targets_grow(const DmemPolicyParams *p, const DmemTargetVm *g,
  */
 void dmem_hotadd_bounds(const DmemPolicyParams *p, const DmemVmInput *vm,
 			DmemVmDecision *d);
+
+/*
+ * What @t's VM will hold once it has grown to its allocation: the
+ * allocation within its live size, or the live size plus the whole DIMMs
+ * that cover it (the guest keeps whole DIMMs), within its reachable maximum.
+ */
+dmem_kib_t dmem_hotadd_reach(const DmemPolicyParams *p, const DmemTargetVm *t,
+			     const DmemVmDecision *d);
 
 /*
  * Hand out DIMMs to the @n VMs in @g that want more than their live size,

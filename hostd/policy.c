@@ -35,6 +35,9 @@ void dmem_policy_params_from_config(DmemPolicyParams *p, const DmemConfig *cfg)
 		.max_shrink_kib_per_s = cfg->max_shrink_kib_per_s,
 		.dimm_size_kib = cfg->dimm_size_kib,
 		.reclaim_unresponsive_s = cfg->reclaim_unresponsive_s,
+		.cache_aware = cfg->cache_aware,
+		.cache_probe_s = cfg->cache_probe_s,
+		.cache_reprobe_s = cfg->cache_reprobe_s,
 	};
 }
 
@@ -182,6 +185,8 @@ static VmClass classify(const DmemPolicyParams *p, const DmemHostInput *h,
 		d->status = DMEM_STATUS_UNRESPONSIVE;
 		return VM_HELD;
 	}
+	dmem_cache_update(p, h, vm, st, d);
+	d->demand_kib = sat_add(d->demand_kib, d->hot_cache_kib);
 	dmem_demand_ideal(vm, d);
 	if (balloon_stuck(h, vm, st, d, &stuck_s)) {
 		d->status = DMEM_STATUS_UNRESPONSIVE;
@@ -431,7 +436,7 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 	g_autofree DmemClaim *c = g_new0(DmemClaim, MAX(n, 1));
 	g_autofree gsize *flex = g_new(gsize, MAX(n, 1));
 	DmemPoolDecision pool = { .pool_kib = bound(h->pool_kib) };
-	dmem_kib_t budget, room, wanted = 0;
+	dmem_kib_t budget, room, wanted = 0, grows_to;
 	gsize nflex = 0, ngrow = 0;
 	gboolean minimums_short = FALSE, cut = FALSE, below_demand = FALSE;
 	gboolean reserved_out = FALSE;
@@ -464,6 +469,7 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 		st->uncoop_since_us = 0;
 		st->last_floor_target_kib = MAX(d->floor_target_kib, d->demand_kib);
 		track_growth(h, st, d);
+		dmem_cache_probe(p, h, &vms[i], st, d);
 		c[nflex] = (DmemClaim) {
 			.lo = d->min_kib,
 			.demand = clamp_kib(d->demand_kib, d->min_kib, d->max_kib),
@@ -482,8 +488,12 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 
 		d->allocation_kib = c[k].give;
 		d->alloc_kind = dmem_alloc_kind(&c[k], minimums_short);
-		if (d->allocation_kib > t[flex[k]].held)
-			wanted = sat_add(wanted, d->allocation_kib - t[flex[k]].held);
+		/* Growth past the live size comes in whole DIMMs: a VM that
+		 * needs 60 MiB more than its live size needs a whole DIMM of
+		 * room, and waits for it as long as nobody gives any back. */
+		grows_to = dmem_hotadd_reach(p, &t[flex[k]], d);
+		if (grows_to > t[flex[k]].held)
+			wanted = sat_add(wanted, grows_to - t[flex[k]].held);
 		cut |= c[k].give < c[k].ideal;
 		below_demand |= t[flex[k]].held < c[k].demand;
 	}
@@ -519,7 +529,7 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 
 		if (t[i].pending)
 			out[i].target_kib = t[i].cur;	/* the last one first */
-		else if (out[i].allocation_kib > t[i].cur)
+		else if (out[i].allocation_kib > t[i].cur && !out[i].probing)
 			grow[ngrow++] = t[i];
 		else
 			dmem_targets_shrink(p, h, &t[i], &states[i], &out[i],

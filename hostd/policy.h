@@ -113,6 +113,31 @@
  */
 #define DMEM_QEMU_OVERHEAD_MAX_KIB		(512 * DMEM_KIB_PER_MIB)
 
+/*
+ * The hot cache estimate (cache.c). A probe takes at least this much cache
+ * away, and a quarter of the estimate at first.
+ */
+#define DMEM_CACHE_PROBE_MIN_KIB		(16 * DMEM_KIB_PER_MIB)
+#define DMEM_CACHE_PROBE_SHARE			4
+/*
+ * Disk reads below this rate are background noise: a VM reading less is
+ * quiet (down probes may start), one reading more reads for real.
+ */
+#define DMEM_CACHE_READ_NOISE_KIB_PER_S		256
+/*
+ * Cache taken by a probe was hot when, during the probe, the VM read at
+ * least this much more than at its rate before the probe (or an eighth of
+ * what the probe took, if more).
+ */
+#define DMEM_CACHE_REFAULT_MIN_KIB		(4 * DMEM_KIB_PER_MIB)
+#define DMEM_CACHE_REFAULT_SHARE		8
+/*
+ * A guest with less free memory than this (or this share of its total, if
+ * more) has no room for more cache: its cache is squeezed.
+ */
+#define DMEM_CACHE_SQUEEZED_MIN_KIB		(32 * DMEM_KIB_PER_MIB)
+#define DMEM_CACHE_SQUEEZED_PERCENT		5
+
 /* ---- input -------------------------------------------------------------- */
 
 /* Memory statistics as the guest reports them: untrusted. */
@@ -144,6 +169,8 @@ typedef struct {
 	dmem_kib_t maximum_kib;	/* <maxMemory>, or <memory> if balloon-only */
 	guint buffer_percent;
 	guint weight;
+	/* cache="ignore" in its metadata: its cache is never protected. */
+	gboolean cache_ignore;
 
 	/* Live state from libvirt. */
 	dmem_kib_t assigned_kib; /* balloon actual */
@@ -160,6 +187,7 @@ typedef struct {
 	 */
 	gboolean has_disk_io;
 	guint64 disk_read_bytes;
+	guint64 disk_write_bytes;
 	/*
 	 * A libvirt call for this VM that has not returned, for this long
 	 * (0: none), and what it is ("setting the balloon target").
@@ -185,6 +213,11 @@ typedef struct {
 	dmem_kib_t dimm_size_kib;
 	/* Take memory from an uncooperative VM after this long; 0: never. */
 	guint reclaim_unresponsive_s;
+	/* Hot cache is demand (cache.c); probes last cache_probe_s, and a
+	 * hot finding stands for cache_reprobe_s. */
+	gboolean cache_aware;
+	guint cache_probe_s;
+	guint cache_reprobe_s;
 } DmemPolicyParams;
 
 typedef struct {
@@ -195,6 +228,62 @@ typedef struct {
 } DmemHostInput;
 
 /* ---- memory between cycles ---------------------------------------------- */
+
+/* What the hot cache estimator is doing (cache.c). */
+typedef enum {
+	DMEM_CACHE_OFF,		/* not estimated: hot cache 0 */
+	DMEM_CACHE_SETTLED,	/* watching; the estimate stands */
+	DMEM_CACHE_PROBE_DOWN,	/* a probe took cache: do reads rise? */
+	DMEM_CACHE_PROBE_UP,	/* a probe gave memory: do reads fall? */
+} DmemCachePhase;
+
+/* Why a VM's hot cache is not estimated. */
+typedef enum {
+	DMEM_CACHE_ON,
+	DMEM_CACHE_OFF_CONFIG,	 /* cache_aware=no */
+	DMEM_CACHE_OFF_METADATA, /* cache="ignore" */
+	DMEM_CACHE_OFF_NO_STAT,	 /* the guest reports no disk_caches */
+	DMEM_CACHE_OFF_NO_DISK,	 /* no disk statistics from the host */
+} DmemCacheOff;
+
+/* The last thing the estimator learned, for explanations. */
+typedef enum {
+	DMEM_CACHE_SEEN_NONE,
+	DMEM_CACHE_SEEN_BUILT,	/* the guest built its cache by reading */
+	DMEM_CACHE_SEEN_HOT,	/* probed below it: reads rose */
+	DMEM_CACHE_SEEN_COLD,	/* probed below it: reads did not rise */
+	DMEM_CACHE_SEEN_GREW,	/* given more: reads fell */
+	DMEM_CACHE_SEEN_STREAM,	/* given more: reads did not fall */
+	DMEM_CACHE_SEEN_DROPPED, /* the guest dropped cache it had room for */
+} DmemCacheSeen;
+
+typedef struct {
+	DmemCachePhase phase;
+	dmem_kib_t hot_kib;	/* the estimate */
+	guint64 io_kib;		/* host read + write counter at the last cycle */
+	/* The read window: since when, and the read counter then. */
+	gint64 win_us;
+	guint64 win_read;
+	/* The read rate of the last whole window before a probe. */
+	gboolean base_known;
+	dmem_kib_t base_kib_per_s;
+	/* A probe: since when, from which estimate, by how much, the target
+	 * it aims at, and since when the balloon is there. */
+	gint64 probe_us;
+	dmem_kib_t probe_from_kib, probe_step_kib;
+	dmem_kib_t probe_target_kib;
+	gint64 reached_us;
+	/* The next down probe's step, and not before when. */
+	dmem_kib_t next_step_kib;
+	gint64 next_down_us, next_up_us;
+	/* Since when the guest has kept its cache below the estimate while
+	 * having room for it; 0: it has not. */
+	gint64 dropped_us;
+	/* The last finding. */
+	DmemCacheSeen seen;
+	gint64 seen_us;
+	dmem_kib_t seen_step_kib, seen_before_kib_per_s, seen_during_kib_per_s;
+} DmemCacheState;
 
 typedef struct {
 	/* Counters of the last sample, for rates. */
@@ -235,6 +324,8 @@ typedef struct {
 	 * us it needs at least: in use + overhead + floor (floor_target). */
 	gint64 uncoop_since_us;
 	dmem_kib_t last_floor_target_kib;
+
+	DmemCacheState cache;
 } DmemVmState;
 
 /* ---- output ------------------------------------------------------------- */
@@ -277,20 +368,31 @@ typedef struct {
 	gboolean held_by_rss;	/* resident memory says more than the balloon */
 
 	/*
-	 * How the guest uses its memory besides demand: its page cache (from
-	 * its statistics, bounded by its total) and its disk read rate (from
-	 * the host). Shown, not yet part of demand (cache-aware demand).
+	 * How the guest uses its memory: its page cache (from its statistics,
+	 * bounded by its total), its disk read rate (from the host), and the
+	 * part of the cache that is hot (cache.c), which is demand.
 	 */
 	gboolean cache_known, disk_io_known;
 	dmem_kib_t cache_kib;
 	dmem_kib_t disk_read_kib_per_s;
+	DmemCachePhase cache_phase;	/* OFF: hot_cache_kib is 0 */
+	DmemCacheOff cache_off;		/* why OFF */
+	dmem_kib_t hot_cache_kib;
+	/* A down probe: the target it holds the VM at; 0: none. */
+	dmem_kib_t probe_target_kib;
+	dmem_kib_t probe_step_kib;	/* the probe's step (either way) */
+	/* The last finding and how long ago (DmemCacheState). */
+	DmemCacheSeen cache_seen;
+	gint64 cache_seen_s;
+	dmem_kib_t cache_seen_step_kib;
+	dmem_kib_t cache_seen_before_kib_per_s, cache_seen_during_kib_per_s;
 
 	/* Demand, when known. */
 	gboolean demand_known;
 	dmem_kib_t used_kib;	/* total - available */
 	dmem_kib_t overhead_kib;	/* assigned the guest does not see */
 	dmem_kib_t pressure_kib;
-	dmem_kib_t demand_kib;	/* used + overhead + pressure */
+	dmem_kib_t demand_kib;	/* used + overhead + pressure + hot cache */
 	/*
 	 * The guest's floor (dmem_floor.h) at the live size, and the lowest
 	 * balloon target its driver can reach: used + overhead + floor.
@@ -325,6 +427,7 @@ typedef struct {
 
 	gboolean above_maximum;		/* maximum lowered: shrinking to it */
 	gboolean shrink_at_once;	/* another VM is short: no delay */
+	gboolean probing;		/* a cache probe holds it down: no delay */
 	gboolean shrink_delayed;	/* surplus kept until the delay ends */
 	gint64 shrink_wait_s;		/* seconds left of the delay */
 	gboolean demand_rising;		/* the delay restarted: demand rose */
@@ -388,6 +491,9 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *host,
 			DmemVmDecision *out, gsize n, DmemPoolDecision *pool);
 
 const char *dmem_status_name(DmemStatus status);
+
+/* Why the hot cache is not estimated, in words; NULL for DMEM_CACHE_ON. */
+const char *dmem_cache_off_text(DmemCacheOff off);
 
 /*
  * A multi-line explanation of @d for `dmemctl explain`: settings, demand,

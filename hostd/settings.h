@@ -36,7 +36,7 @@ typedef struct {
 	dmem_kib_t target_kib;		/* what dmemd set last */
 	dmem_kib_t rss_kib;		/* QEMU's resident memory; 0: unknown */
 	gboolean has_disk_io;		/* the host's count of disk reads */
-	guint64 disk_read_bytes;
+	guint64 disk_read_bytes, disk_write_bytes;
 	const DmemGuestStats *stats;	/* NULL: none */
 	/* A libvirt call in flight for the VM, and for how long; NULL: none. */
 	const char *call_pending;

@@ -193,7 +193,7 @@ static void put_group(GString *out, const char *name)
 static const char *const flag_names[DMEM_DECISION_FLAGS] = {
 	"held", "reclaiming", "held-by-rss", "ideal-at-floor", "above-maximum",
 	"shrink-delayed", "demand-rising", "rate-limited", "growth-limited",
-	"target-changed", "held-at-share", "growing", "shrink-at-once",
+	"target-changed", "held-at-share", "growing", "shrink-at-once", "probing",
 };
 
 const char *dmem_state_flag_name(guint bit)
@@ -236,6 +236,15 @@ static void put_decision(GString *out, const DmemStateDecision *x)
 	put_u64(out, KEY("dimms_planned"), x->dimms);
 	put_i64(out, KEY("shrink_wait_s"), x->shrink_wait_s);
 	put_flags(out, KEY("flags"), x->flags);
+	put_u64(out, KEY("cache_phase"), x->cache_phase);
+	put_u64(out, KEY("cache_off"), x->cache_off);
+	put_u64(out, KEY("cache_seen"), x->cache_seen);
+	put_i64(out, KEY("cache_seen_s"), x->cache_seen_s);
+	put_u64(out, KEY("cache_seen_step_kib"), x->cache_seen_step_kib);
+	put_u64(out, KEY("cache_seen_before_kib_per_s"), x->cache_seen_before_kib_per_s);
+	put_u64(out, KEY("cache_seen_during_kib_per_s"), x->cache_seen_during_kib_per_s);
+	put_u64(out, KEY("probe_target_kib"), x->probe_target_kib);
+	put_u64(out, KEY("probe_step_kib"), x->probe_step_kib);
 }
 
 /* Enough for the fixed keys of the daemon and of a VM. */
@@ -280,6 +289,9 @@ char *dmem_state_to_data(const DmemState *s, gsize *len)
 	put_u64(out, KEY("max_shrink_kib_per_s"), s->max_shrink_kib_per_s);
 	put_u64(out, KEY("dimm_size_kib"), s->dimm_size_kib);
 	put_u64(out, KEY("reclaim_unresponsive_s"), s->reclaim_unresponsive_s);
+	put_bool(out, KEY("cache_aware"), s->cache_aware);
+	put_u64(out, KEY("cache_probe_s"), s->cache_probe_s);
+	put_u64(out, KEY("cache_reprobe_s"), s->cache_reprobe_s);
 	put_u64(out, KEY("vms"), s->vms->len);
 
 	for (guint i = 0; i < s->vms->len; i++) {
@@ -315,6 +327,8 @@ char *dmem_state_to_data(const DmemState *s, gsize *len)
 			put_u64(out, KEY("cache_kib"), vm->cache_kib);
 		if (vm->disk_io_known)
 			put_u64(out, KEY("disk_read_kib_per_s"), vm->disk_read_kib_per_s);
+		if (vm->hot_cache_known)
+			put_u64(out, KEY("hot_cache_kib"), vm->hot_cache_kib);
 		put_str(out, KEY("failure"), vm->failure);
 		if (vm->decision.known)
 			put_decision(out, &vm->decision);
@@ -429,6 +443,19 @@ static void get_decision(Reader *r, const char *g, DmemStateDecision *x)
 	x->dimms = (guint)get_uint(r, g, "dimms_planned", G_MAXUINT);
 	x->shrink_wait_s = (gint64)get_uint(r, g, "shrink_wait_s", G_MAXINT64);
 	x->flags = get_flags(r, g, "flags");
+	/* Added with the hot cache estimate: optional. */
+	if (!g_key_file_has_key(r->kf, g, "cache_phase", NULL))
+		return;
+	/* Codes of policy.h; explain.c tells an unknown one as such. */
+	x->cache_phase = (guint)get_uint(r, g, "cache_phase", G_MAXUINT);
+	x->cache_off = (guint)get_uint(r, g, "cache_off", G_MAXUINT);
+	x->cache_seen = (guint)get_uint(r, g, "cache_seen", G_MAXUINT);
+	x->cache_seen_s = (gint64)get_uint(r, g, "cache_seen_s", G_MAXINT64);
+	x->cache_seen_step_kib = get_u64(r, g, "cache_seen_step_kib");
+	x->cache_seen_before_kib_per_s = get_u64(r, g, "cache_seen_before_kib_per_s");
+	x->cache_seen_during_kib_per_s = get_u64(r, g, "cache_seen_during_kib_per_s");
+	x->probe_target_kib = get_u64(r, g, "probe_target_kib");
+	x->probe_step_kib = get_u64(r, g, "probe_step_kib");
 }
 
 gboolean dmem_state_from_data(DmemState *s, const char *data, gsize len,
@@ -476,6 +503,11 @@ gboolean dmem_state_from_data(DmemState *s, const char *data, gsize len,
 	new.dimm_size_kib = get_u64(&r, d, "dimm_size_kib");
 	new.reclaim_unresponsive_s = (guint)get_uint(&r, d, "reclaim_unresponsive_s",
 						     G_MAXUINT);
+	if (g_key_file_has_key(kf, d, "cache_aware", NULL)) {
+		new.cache_aware = get_bool(&r, d, "cache_aware");
+		new.cache_probe_s = (guint)get_uint(&r, d, "cache_probe_s", G_MAXUINT);
+		new.cache_reprobe_s = (guint)get_uint(&r, d, "cache_reprobe_s", G_MAXUINT);
+	}
 	nvms = get_u64(&r, d, "vms");
 
 	for (guint64 i = 0; r.ok && i < nvms; i++) {
@@ -520,6 +552,9 @@ gboolean dmem_state_from_data(DmemState *s, const char *data, gsize len,
 		vm->disk_io_known = g_key_file_has_key(kf, g, "disk_read_kib_per_s", NULL);
 		if (vm->disk_io_known)
 			vm->disk_read_kib_per_s = get_u64(&r, g, "disk_read_kib_per_s");
+		vm->hot_cache_known = g_key_file_has_key(kf, g, "hot_cache_kib", NULL);
+		if (vm->hot_cache_known)
+			vm->hot_cache_kib = get_u64(&r, g, "hot_cache_kib");
 		vm->failure = get_str(&r, g, "failure", FALSE);
 		if (g_key_file_has_key(kf, g, "flags", NULL))
 			get_decision(&r, g, &vm->decision);

@@ -29,7 +29,8 @@ enum {
 	DMEM_DECISION_HELD_AT_SHARE = 1 << 10,
 	DMEM_DECISION_GROWING = 1 << 11,
 	DMEM_DECISION_SHRINK_AT_ONCE = 1 << 12,
-	DMEM_DECISION_FLAGS = 13
+	DMEM_DECISION_PROBING = 1 << 13,
+	DMEM_DECISION_FLAGS = 14
 };
 
 /*
@@ -55,6 +56,13 @@ typedef struct {
 	guint dimms;			/* planned this cycle */
 	guint flags;			/* DMEM_DECISION_* */
 	gint64 shrink_wait_s;
+	/* The hot cache estimate (DmemCachePhase, DmemCacheOff, DmemCacheSeen)
+	 * and its last finding, seconds ago. */
+	guint cache_phase, cache_off, cache_seen;
+	gint64 cache_seen_s;
+	dmem_kib_t cache_seen_step_kib;
+	dmem_kib_t cache_seen_before_kib_per_s, cache_seen_during_kib_per_s;
+	dmem_kib_t probe_target_kib, probe_step_kib;
 } DmemStateDecision;
 
 typedef struct {
@@ -88,6 +96,9 @@ typedef struct {
 	/* The guest's page cache and its disks' read rate (host side). */
 	gboolean cache_known, disk_io_known;
 	dmem_kib_t cache_kib, disk_read_kib_per_s;
+	/* The part of the cache counted as demand (estimated: hot_cache_known). */
+	gboolean hot_cache_known;
+	dmem_kib_t hot_cache_kib;
 	DmemStateDecision decision;
 } DmemStateVm;
 
@@ -117,6 +128,8 @@ typedef struct {
 	dmem_kib_t max_shrink_kib_per_s;
 	dmem_kib_t dimm_size_kib;
 	guint reclaim_unresponsive_s;
+	gboolean cache_aware;
+	guint cache_probe_s, cache_reprobe_s;
 	GPtrArray *vms;		/* DmemStateVm *, sorted by name */
 } DmemState;
 

@@ -255,6 +255,10 @@ char *dmem_status_json(const DmemState *s, const char *stale_reason)
 			json_u64(out, "disk_read_kib_per_s", vm->disk_read_kib_per_s, &f);
 		else
 			json_str(out, "disk_read_kib_per_s", NULL, &f);
+		if (vm->hot_cache_known)
+			json_u64(out, "hot_cache_kib", vm->hot_cache_kib, &f);
+		else
+			json_str(out, "hot_cache_kib", NULL, &f);
 		g_string_append_c(out, '}');
 	}
 	g_string_append(out, "]}\n");

@@ -87,8 +87,10 @@ void dmem_targets_shrink(const DmemPolicyParams *p, const DmemHostInput *h,
 			 const DmemTargetVm *t, DmemVmState *st,
 			 DmemVmDecision *d, gboolean contention)
 {
-	/* Never below the minimum, even when the pool cannot cover it. */
-	dmem_kib_t goal = MAX(d->allocation_kib, d->min_kib);
+	/* Never below the minimum, even when the pool cannot cover it; a
+	 * cache probe holds the VM below its allocation (cache.c). */
+	dmem_kib_t goal = MAX(d->probing ? MIN(d->allocation_kib, d->probe_target_kib) :
+			      d->allocation_kib, d->min_kib);
 
 	d->target_kib = t->cur;
 	if (goal >= t->cur) {
@@ -106,7 +108,7 @@ void dmem_targets_shrink(const DmemPolicyParams *p, const DmemHostInput *h,
 	}
 	surplus_clock(h, st, d);
 	d->shrink_at_once = contention;
-	if (!contention && !d->above_maximum) {
+	if (!contention && !d->above_maximum && !d->probing) {
 		gint64 waited_s = (h->now_us - st->surplus_since_us) / G_USEC_PER_SEC;
 
 		if (waited_s < (gint64)p->shrink_delay_s) {

@@ -27,6 +27,9 @@ static void assert_defaults(const DmemConfig *cfg)
 	g_assert_cmpuint(cfg->shrink_delay_s, ==, 60);
 	g_assert_cmpuint(cfg->max_shrink_kib_per_s, ==, 256 * 1024);
 	g_assert_cmpuint(cfg->reclaim_unresponsive_s, ==, 300);
+	g_assert_true(cfg->cache_aware);
+	g_assert_cmpuint(cfg->cache_probe_s, ==, 30);
+	g_assert_cmpuint(cfg->cache_reprobe_s, ==, 600);
 	g_assert_cmpuint(cfg->dimm_size_kib, ==, 256 * 1024);
 }
 
@@ -138,6 +141,18 @@ static void test_ranges(void)
 		  "[policy] max_shrink_mib_per_s=0: must be between 1 and 1048576" },
 		{ "[policy]\nreclaim_unresponsive_s=0\n", TRUE, NULL },
 		{ "[policy]\nreclaim_unresponsive_s=86400\n", TRUE, NULL },
+		{ "[policy]\ncache_aware=no\n", TRUE, NULL },
+		{ "[policy]\ncache_aware=yes\n", TRUE, NULL },
+		{ "[policy]\ncache_aware=False\n", TRUE, NULL },
+		{ "[policy]\ncache_aware=maybe\n", FALSE,
+		  "dmemd.conf: [policy] cache_aware=maybe: must be yes or no" },
+		{ "[policy]\ncache_aware=\n", FALSE,
+		  "dmemd.conf: [policy] cache_aware=: must be yes or no" },
+		{ "[policy]\ncache_probe_s=0\n", FALSE,
+		  "dmemd.conf: [policy] cache_probe_s=0: must be between 1 and 3600" },
+		{ "[policy]\ncache_reprobe_s=0\n", TRUE, NULL },
+		{ "[policy]\ncache_reprobe_s=86401\n", FALSE,
+		  "dmemd.conf: [policy] cache_reprobe_s=86401: must be between 0 and 86400" },
 		{ "[policy]\nreclaim_unresponsive_s=86401\n", FALSE,
 		  "dmemd.conf: [policy] reclaim_unresponsive_s=86401: must be between 0 and 86400" },
 		{ "[hotadd]\ndimm_size_mib=128\n", TRUE, NULL },
@@ -182,6 +197,8 @@ static void test_bad_types(void)
 		{ "policy", "shrink_delay_s" },
 		{ "policy", "max_shrink_mib_per_s" },
 		{ "policy", "reclaim_unresponsive_s" },
+		{ "policy", "cache_probe_s" },
+		{ "policy", "cache_reprobe_s" },
 		{ "hotadd", "dimm_size_mib" },
 	};
 	static const char *const values[] = {
@@ -222,7 +239,7 @@ static void test_unknown(void)
 		{ "[daemon]\nurl=qemu:///system\n",
 		  "dmemd.conf: [daemon] unknown key 'url' (known keys: uri, interval_ms, state_file, metrics_file)" },
 		{ "[policy]\nweigth=5\n",
-		  "dmemd.conf: [policy] unknown key 'weigth' (known keys: buffer_percent, weight, host_reserve_mib, host_pool_mib, shrink_delay_s, max_shrink_mib_per_s, reclaim_unresponsive_s)" },
+		  "dmemd.conf: [policy] unknown key 'weigth' (known keys: buffer_percent, weight, host_reserve_mib, host_pool_mib, shrink_delay_s, max_shrink_mib_per_s, reclaim_unresponsive_s, cache_aware, cache_probe_s, cache_reprobe_s)" },
 		{ "[hotadd]\ndimm_size=256\n",
 		  "dmemd.conf: [hotadd] unknown key 'dimm_size' (known keys: dimm_size_mib)" },
 		/* a key in the wrong group is unknown there */

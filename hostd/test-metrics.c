@@ -211,7 +211,10 @@ static void test_cache_and_io(void)
 	web->cache_kib = MiB(300);
 	web->disk_io_known = TRUE;
 	web->disk_read_kib_per_s = 2048;
+	web->hot_cache_known = TRUE;
+	web->hot_cache_kib = MiB(200);
 	text = dmem_metrics_format(&s);
+	g_assert_nonnull(strstr(text, "\ndmem_vm_hot_cache_bytes{domain=\"web\"} 209715200\n"));
 	g_assert_nonnull(strstr(text, "\ndmem_vm_cache_bytes{domain=\"web\"} 314572800\n"));
 	g_assert_nonnull(strstr(text, "\ndmem_vm_disk_read_bytes_per_second{domain=\"web\"} "
 				"2097152\n"));

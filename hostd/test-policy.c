@@ -884,6 +884,40 @@ static void test_contention_weights(void)
 	g_assert_true(s.pool.contention);
 }
 
+/*
+ * A VM at its live size that needs less than a DIMM more still needs a
+ * whole DIMM of room: when less than that is free, another VM's idle
+ * surplus goes back at once, not after its shrink delay, and the DIMM
+ * follows.
+ */
+static void test_short_of_a_whole_dimm(void)
+{
+	Sim s;
+	gsize big, need;
+
+	sim_init(&s, MiB(1152 + 640 + 100));
+	s.p.dimm_size_kib = MiB(128);
+	big = sim_add(&s, vm_new("big", MiB(512), MiB(1536), MiB(300)));
+	need = sim_add(&s, vm_new("need", MiB(512), MiB(1536), MiB(300)));
+	s.vm[big].minimum_kib = s.vm[need].minimum_kib = MiB(384);
+	sim_resize(&s, big, MiB(1152), MiB(300));
+	sim_resize(&s, need, MiB(640), MiB(480));
+	sim_decide(&s);
+	/* It wants some 24 MiB more (its floor), and 100 are free: but a
+	 * DIMM is 128. */
+	g_assert_cmpuint(s.d[need].allocation_kib, >, MiB(640));
+	g_assert_cmpuint(s.d[need].allocation_kib - MiB(640), <, MiB(100));
+	g_assert_true(s.pool.contention);
+	g_assert_true(s.d[big].shrink_at_once);
+	g_assert_cmpuint(s.d[big].target_kib, <, MiB(1152));
+	for (int c = 0; c < 4 && s.vm[need].live_kib == MiB(640); c++) {
+		sim_apply(&s);
+		sim_decide(&s);
+		g_assert_cmpuint(s.pool.committed_after_kib, <=, s.h.pool_kib);
+	}
+	g_assert_cmpuint(s.vm[need].live_kib + s.d[need].dimms * MiB(128), ==, MiB(768));
+}
+
 /* A balloon that creeps toward a far target is stuck too. */
 static void test_creeping_balloon(void)
 {
@@ -1320,6 +1354,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/policy/random/simulation", test_random_simulation);
 	g_test_add_func("/policy/random/truth", test_random_truth);
 	g_test_add_func("/policy/contention/weights", test_contention_weights);
+	g_test_add_func("/policy/contention/short-of-a-whole-dimm", test_short_of_a_whole_dimm);
 	g_test_add_func("/policy/contention/simultaneous-ramps", test_simultaneous_ramps);
 	g_test_add_func("/policy/contention/reservation-takes-surplus",
 			test_reservation_takes_surplus);

@@ -60,6 +60,8 @@ static void fill(DmemState *s)
 	vm->cache_kib = MiB(300);
 	vm->disk_io_known = TRUE;
 	vm->disk_read_kib_per_s = 4096;
+	vm->hot_cache_known = TRUE;
+	vm->hot_cache_kib = MiB(250);
 	vm->decision = (DmemStateDecision) {
 		.known = TRUE, .buffer_percent = 20, .weight = 8000, .free_slots = 6,
 		.previous_target_kib = MiB(900), .used_kib = MiB(600),
@@ -68,9 +70,16 @@ static void fill(DmemState *s)
 		.allocation_kib = MiB(840), .hotadd_fill_kib = MiB(184),
 		.allocation = 2, .dimms = 1, .shrink_wait_s = 17,
 		.flags = DMEM_DECISION_HELD_BY_RSS | DMEM_DECISION_TARGET_CHANGED |
-			 DMEM_DECISION_SHRINK_DELAYED,
+			 DMEM_DECISION_SHRINK_DELAYED | DMEM_DECISION_PROBING,
+		.cache_phase = 2, .cache_off = 0, .cache_seen = 2, .cache_seen_s = 720,
+		.cache_seen_step_kib = MiB(64), .cache_seen_before_kib_per_s = 10,
+		.cache_seen_during_kib_per_s = 40960, .probe_target_kib = MiB(700),
+		.probe_step_kib = MiB(32),
 	};
 	s->shrink_delay_s = 60;
+	s->cache_aware = TRUE;
+	s->cache_probe_s = 30;
+	s->cache_reprobe_s = 600;
 	s->max_shrink_kib_per_s = MiB(256);
 	s->dimm_size_kib = MiB(128);
 	s->reclaim_unresponsive_s = 300;
@@ -134,6 +143,12 @@ static void test_roundtrip(void)
 	g_assert_cmpuint(y->cache_kib, ==, MiB(300));
 	g_assert_cmpuint(y->disk_read_kib_per_s, ==, 4096);
 	g_assert_false(((DmemStateVm *)b.vms->pdata[1])->cache_known);
+	g_assert_true(y->hot_cache_known);
+	g_assert_cmpuint(y->hot_cache_kib, ==, MiB(250));
+	g_assert_false(((DmemStateVm *)b.vms->pdata[1])->hot_cache_known);
+	g_assert_true(b.cache_aware);
+	g_assert_cmpuint(b.cache_probe_s, ==, 30);
+	g_assert_cmpuint(b.cache_reprobe_s, ==, 600);
 	/* The numbers behind the explanation, flags as words. */
 	g_assert_cmpmem(&y->decision, sizeof(y->decision), &x->decision, sizeof(x->decision));
 	g_assert_cmpuint(b.shrink_delay_s, ==, 60);

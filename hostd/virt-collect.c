@@ -58,7 +58,7 @@ typedef struct {
 	int state;
 	gboolean actual_reported, has_rss, has_disk_io;
 	dmem_kib_t actual_kib, rss_kib;
-	guint64 disk_read_bytes;
+	guint64 disk_read_bytes, disk_write_bytes;
 	DmemGuestStats stats;
 
 	gboolean live_ok, config_ok;
@@ -95,11 +95,17 @@ static void parse_stats(Collect *c, const virDomainStatsRecord *rec)
 			c->state = p->value.i;
 			continue;
 		}
-		/* block.<n>.rd.bytes: what the VM read from disk n. */
+		/* block.<n>.rd.bytes, wr.bytes: what the VM read from and
+		 * wrote to disk n (the page cache is made of both). */
 		if (g_str_has_prefix(f, "block.") && g_str_has_suffix(f, ".rd.bytes") &&
 		    p->type == VIR_TYPED_PARAM_ULLONG) {
 			c->has_disk_io = TRUE;
 			c->disk_read_bytes += p->value.ul;
+			continue;
+		}
+		if (g_str_has_prefix(f, "block.") && g_str_has_suffix(f, ".wr.bytes") &&
+		    p->type == VIR_TYPED_PARAM_ULLONG) {
+			c->disk_write_bytes += p->value.ul;
 			continue;
 		}
 		if (!g_str_has_prefix(f, "balloon."))
@@ -311,6 +317,7 @@ static void merge(DmemVm *vm, Collect *c)
 		if (c->has_disk_io) {
 			vm->has_disk_io = TRUE;
 			vm->disk_read_bytes = c->disk_read_bytes;
+			vm->disk_write_bytes = c->disk_write_bytes;
 		}
 		/*
 		 * NOWAIT skips the guest's statistics while another job

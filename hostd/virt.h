@@ -95,7 +95,7 @@ typedef struct {
 	gboolean actual_reported;	/* else: the live <currentMemory> */
 	dmem_kib_t rss_kib;
 	gboolean has_disk_io;		/* reads from all its disks, host side */
-	guint64 disk_read_bytes;
+	guint64 disk_read_bytes, disk_write_bytes;
 	DmemGuestStats stats;
 	gboolean have_stats;
 

@@ -49,6 +49,13 @@
 /* 0: never take memory from an uncooperative VM. */
 #define DMEM_DEFAULT_RECLAIM_UNRESPONSIVE_S 300
 #define DMEM_RECLAIM_UNRESPONSIVE_S_MAX	86400
+/* The hot cache estimate: on; a probe is watched this long for disk reads,
+ * and a hot finding stands this long before the next probe. */
+#define DMEM_DEFAULT_CACHE_AWARE	1
+#define DMEM_DEFAULT_CACHE_PROBE_S	30
+#define DMEM_CACHE_PROBE_S_MAX		3600
+#define DMEM_DEFAULT_CACHE_REPROBE_S	600
+#define DMEM_CACHE_REPROBE_S_MAX	86400
 
 /* [hotadd] */
 #define DMEM_DEFAULT_DIMM_SIZE_MIB	256

@@ -249,14 +249,18 @@ check "and no more than its startup size" \
 # their startup size (1536 MiB together, on a pool of 1024): nothing is
 # hot-added, nobody is shrunk below its minimum, the overcommit is reported
 # with its cause.
+# The minimums first (the pool still has room for them), then the pool: in
+# the other order a VM could be shrunk to its old minimum in between.
+for v in hi mid lo; do
+	dmemctl set "$(vm_dom "$v")" --minimum 512M >/dev/null || bail "dmemctl set $v failed"
+done
+at_minimum() { [ "$(vm_balloon_kib "$1" actual)" -ge $((512 * 1024 - 8 * 1024)) ]; }
+for v in hi mid lo; do vm_wait 20 at_minimum "$v"; done
 dimms0=$(( $(vm_dimms hi) + $(vm_dimms mid) + $(vm_dimms lo) ))
 declare -A before
 for v in hi mid lo; do before[$v]=$(vm_balloon_kib "$v" actual); done
 sed -i 's/^host_pool_mib=.*/host_pool_mib=1024/' "$DMEMD_CONF"
 kill -HUP "$DMEMD_PID"
-for v in hi mid lo; do
-	dmemctl set "$(vm_dom "$v")" --minimum 512M >/dev/null || bail "dmemctl set $v failed"
-done
 overcommitted() { dmemctl status --json | jq -e '.dmemd.overcommit_kib > 0 and (.dmemd.overcommit_reason | test("minimums"))' >/dev/null; }
 check "minimums beyond the pool are reported as the overcommit's cause" vm_wait 15 overcommitted
 tap_diag "$(dmemctl status --json | jq -r ".dmemd.overcommit_reason")"
