@@ -139,9 +139,17 @@ static void probe_down_watch(const DmemPolicyParams *p, const DmemHostInput *h,
 	}
 	if (sat_sub(read, expected) >= MAX(DMEM_CACHE_REFAULT_MIN_KIB,
 					   step / DMEM_CACHE_REFAULT_SHARE)) {
-		/* Reads rose: what the probe took was hot. Back at once. */
+		/*
+		 * Reads rose: what the probe took was hot. Back at once, and
+		 * the cache the guest had before the probe, when it read
+		 * nothing, is what it needs (LRU took cold cache first, so
+		 * at most about a step of it is cold; the next, finer probe
+		 * tells). That is the guest's word: it raises the estimate
+		 * by a step at most.
+		 */
 		found(h, c, DMEM_CACHE_SEEN_HOT, step, c->base_kib_per_s, kib_per_s(read, us));
-		c->hot_kib = c->probe_from_kib;
+		c->hot_kib = MAX(c->probe_from_kib,
+				 MIN(c->probe_cache_kib, sat_add(c->probe_from_kib, step)));
 		c->next_step_kib = MAX(DMEM_CACHE_PROBE_MIN_KIB, step / 2);
 		c->next_down_us = h->now_us + (gint64)p->cache_reprobe_s * G_USEC_PER_SEC;
 		/* The cache it lost comes back by reading: no quiet base. */
@@ -187,7 +195,9 @@ static void follow(const DmemPolicyParams *p, const DmemHostInput *h,
 
 	if (rc > c->hot_kib && io && c->hot_kib < fit) {
 		c->hot_kib = MIN(MIN(rc, sat_add(c->hot_kib, bound(io))), fit);
-		found(h, c, DMEM_CACHE_SEEN_BUILT, 0, 0, 0);
+		/* A probe's finding stays the evidence: it still holds. */
+		if (c->seen == DMEM_CACHE_SEEN_NONE || c->seen == DMEM_CACHE_SEEN_BUILT)
+			found(h, c, DMEM_CACHE_SEEN_BUILT, 0, 0, 0);
 	}
 	if (s->has_free && !squeezed(s) &&
 	    sat_add(rc, DMEM_CACHE_PROBE_MIN_KIB) < c->hot_kib) {
@@ -267,20 +277,28 @@ void dmem_cache_update(const DmemPolicyParams *p, const DmemHostInput *h,
 }
 
 /*
- * Stable: nothing on its way, the balloon where it was asked to be, demand
- * not rising, and the VM at its ideal (no surplus waiting for its delay,
- * which a probe must not cut short; not short either).
+ * Steady: nothing on its way, the balloon where it was asked to be, demand
+ * not rising. A down probe also needs the VM at its ideal: no surplus
+ * waiting for its delay (which a probe must not cut short), not short. An
+ * up probe does not: a VM held below its ideal by the pool, reading, is
+ * where it matters (its demand, hot cache included, is what the weights
+ * share).
  */
-static gboolean stable(const DmemHostInput *h, const DmemVmInput *vm,
-		       const DmemVmState *st, const DmemVmDecision *d)
+static gboolean steady(const DmemHostInput *h, const DmemVmInput *vm,
+		       const DmemVmState *st)
+{
+	return !vm->apply_pending && vm->target_known &&
+	       distance(bound(vm->assigned_kib), bound(vm->target_kib)) <=
+			DMEM_BALLOON_TOLERANCE_KIB &&
+	       st->growing_until_us <= h->now_us;
+}
+
+static gboolean at_ideal(const DmemVmInput *vm, const DmemVmDecision *d)
 {
 	dmem_kib_t target = bound(vm->target_kib);
 	dmem_kib_t ideal = MIN(d->ideal_kib, d->max_kib);
 
-	return !vm->apply_pending && vm->target_known &&
-	       distance(bound(vm->assigned_kib), target) <= DMEM_BALLOON_TOLERANCE_KIB &&
-	       st->growing_until_us <= h->now_us &&
-	       sat_add(target, DMEM_GROW_MIN_KIB) > ideal &&
+	return sat_add(target, DMEM_GROW_MIN_KIB) > ideal &&
 	       target < sat_add(ideal, DMEM_SHRINK_MIN_KIB);
 }
 
@@ -292,7 +310,7 @@ void dmem_cache_probe(const DmemPolicyParams *p, const DmemHostInput *h,
 
 	if (d->cache_off != DMEM_CACHE_ON)
 		return;
-	if (c->phase == DMEM_CACHE_SETTLED && c->base_known && stable(h, vm, st, d)) {
+	if (c->phase == DMEM_CACHE_SETTLED && c->base_known && steady(h, vm, st)) {
 		dmem_kib_t buffer = MIN(vm->buffer_percent, DMEM_BUFFER_PERCENT_MAX);
 		/*
 		 * An up probe grows the VM within its live size; a DIMM only
@@ -303,7 +321,7 @@ void dmem_cache_probe(const DmemPolicyParams *p, const DmemHostInput *h,
 				   bound(vm->live_kib) * 100 / (100 + buffer);
 		dmem_kib_t room = sat_sub(reach, sat_add(base, c->hot_kib));
 
-		if (c->base_kib_per_s <= DMEM_CACHE_READ_NOISE_KIB_PER_S &&
+		if (c->base_kib_per_s <= DMEM_CACHE_READ_NOISE_KIB_PER_S && at_ideal(vm, d) &&
 		    c->hot_kib >= DMEM_CACHE_PROBE_MIN_KIB && h->now_us >= c->next_down_us) {
 			dmem_kib_t step = c->next_step_kib ? c->next_step_kib :
 					  c->hot_kib / DMEM_CACHE_PROBE_SHARE;
@@ -319,6 +337,7 @@ void dmem_cache_probe(const DmemPolicyParams *p, const DmemHostInput *h,
 		}
 		if (c->phase != DMEM_CACHE_SETTLED) {
 			c->probe_from_kib = c->hot_kib;
+			c->probe_cache_kib = d->cache_kib;
 			c->probe_us = h->now_us;
 			c->reached_us = 0;
 			window_restart(h, vm, c);

@@ -2,7 +2,7 @@
 /*
  * dmemctl.c - the host CLI.
  *
- *   dmemctl [--connect URI] [--config FILE] status [--json]
+ *   dmemctl [--connect URI] [--config FILE] status [--json | --watch [SECONDS]]
  *   dmemctl [--connect URI] set VM [--minimum SIZE] [--buffer PERCENT]
  *                                  [--weight W] [--enable|--disable]
  *   dmemctl [--config FILE] explain VM
@@ -35,6 +35,7 @@
 #include "settings.h"
 #include "state.h"
 #include "status.h"
+#include "watch.h"
 
 #define EXIT_USAGE 2
 
@@ -46,7 +47,7 @@ typedef struct {
 
 static const char usage_text[] =
 	"Usage:\n"
-	"  dmemctl [--config FILE] status [--json]\n"
+	"  dmemctl [--config FILE] status [--json | --watch [SECONDS]]\n"
 	"  dmemctl [--connect URI] set VM [--minimum SIZE] [--buffer PERCENT]\n"
 	"                                 [--weight W] [--enable|--disable]\n"
 	"  dmemctl [--config FILE] explain VM\n"
@@ -390,9 +391,10 @@ static gboolean permission_denied(const char *path)
  * on when there is none; @stale_out says why it cannot be trusted.
  */
 static int read_state(const GlobalOptions *opts, const char *what, DmemState *st,
-		      char **stale_out)
+		      char **stale_out, GString *msg)
 {
 	g_autoptr(GError) error = NULL;
+	g_autofree char *why = NULL;
 	DmemConfig cfg;
 	int ret = EXIT_SUCCESS;
 
@@ -401,17 +403,21 @@ static int read_state(const GlobalOptions *opts, const char *what, DmemState *st
 		ret = EXIT_FAILURE;
 	} else if (!dmem_state_read(st, cfg.state_file, &error)) {
 		if (g_error_matches(error, DMEM_ERROR, DMEM_ERROR_NOT_FOUND))
-			g_printerr("dmemctl: %s: dmemd is not running (no state at %s; "
-				   "start it with 'systemctl start dmemd')\n", what,
-				   cfg.state_file);
+			why = g_strdup_printf("dmemctl: %s: dmemd is not running (no state at "
+					      "%s; start it with 'systemctl start dmemd')\n",
+					      what, cfg.state_file);
 		else if (permission_denied(cfg.state_file))
-			g_printerr("dmemctl: %s: cannot read %s: permission denied; the "
-				   "state is readable by root and the libvirt group (add "
-				   "yourself: adduser $USER libvirt, then log in again)\n",
-				   what, cfg.state_file);
+			why = g_strdup_printf("dmemctl: %s: cannot read %s: permission denied; "
+					      "the state is readable by root and the libvirt "
+					      "group (add yourself: adduser $USER libvirt, then "
+					      "log in again)\n", what, cfg.state_file);
 		else
-			g_printerr("dmemctl: %s: cannot read dmemd's state: %s\n",
-				   what, error->message);
+			why = g_strdup_printf("dmemctl: %s: cannot read dmemd's state: %s\n",
+					      what, error->message);
+		if (msg)
+			g_string_append(msg, why);
+		else
+			g_printerr("%s", why);
 		ret = EXIT_FAILURE;
 	} else {
 		*stale_out = dmem_state_stale_reason(st, g_get_real_time(),
@@ -421,58 +427,107 @@ static int read_state(const GlobalOptions *opts, const char *what, DmemState *st
 	return ret;
 }
 
-static int cmd_status(const GlobalOptions *opts, int argc, char **argv)
+/*
+ * The status screen: the host line and the table into @out, warnings and
+ * errors into @err (the same GString in --watch: they are part of the
+ * screen). Returns the exit status.
+ */
+static int status_screen(const GlobalOptions *opts, GString *out, GString *err)
 {
-	gboolean json = FALSE;
-	const GOptionEntry entries[] = {
-		{ "json", 0, 0, G_OPTION_ARG_NONE, &json,
-		  "Print JSON instead of a table (sizes in KiB)", NULL },
-		{ NULL }
-	};
-	g_autoptr(GOptionContext) ctx = g_option_context_new("- show every VM's memory and status");
-	g_autoptr(GError) error = NULL;
 	g_autofree char *stale = NULL;
 	g_autofree char *text = NULL;
 	DmemState st;
+	int ret;
+
+	ret = read_state(opts, "status", &st, &stale, err);
+	if (ret != EXIT_SUCCESS)
+		goto out;
+	if (stale)
+		g_string_append_printf(err, "dmemctl: warning: %s\n", stale);
+	if (!st.connected) {
+		g_autofree char *down = dmem_status_disconnected(&st, g_get_real_time());
+
+		g_string_append_printf(err, "dmemctl: %s\n", down);
+		ret = EXIT_FAILURE;
+		goto out;
+	}
+	if (st.dry_run)
+		g_string_append(out, "dmemd runs with --dry-run: it changes no VM\n");
+	text = dmem_status_host(&st);
+	g_string_append(out, text);
+	g_clear_pointer(&text, g_free);
+	if (st.vms->len == 0) {
+		g_string_append_printf(out, "no VMs on %s\n", st.uri);
+		goto out;
+	}
+	text = dmem_status_table(&st);
+	g_string_append(out, text);
+out:
+	dmem_state_clear(&st);
+	return ret;
+}
+
+static void watch_render(GString *screen, gpointer data)
+{
+	status_screen(data, screen, screen);
+}
+
+static int cmd_status(const GlobalOptions *opts, int argc, char **argv)
+{
+	gboolean json = FALSE, watch = FALSE;
+	const GOptionEntry entries[] = {
+		{ "json", 0, 0, G_OPTION_ARG_NONE, &json,
+		  "Print JSON instead of a table (sizes in KiB)", NULL },
+		{ "watch", 'w', 0, G_OPTION_ARG_NONE, &watch,
+		  "Redraw every SECONDS (default 1) until Ctrl-C", NULL },
+		{ NULL }
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new("[SECONDS] - show every VM's memory and status");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GString) out = g_string_new(NULL);
+	g_autoptr(GString) err = g_string_new(NULL);
+	guint64 interval_ms = 1000;
 	int ret;
 
 	g_set_prgname("dmemctl status");
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &error))
 		return usage_error("status: %s", error->message);
-	if (argc > 1)
+	if (argc > 1 && watch && argc == 2) {
+		/* --watch SECONDS: 0.1 to 3600, tenths at most. */
+		char *end = NULL;
+		double s = g_ascii_strtod(argv[1], &end);
+
+		if (!end || *end || end == argv[1] || !(s >= 0.1 && s <= 3600))
+			return usage_error("status: --watch %s: not a number of seconds "
+					   "between 0.1 and 3600", argv[1]);
+		interval_ms = (guint64)(s * 10 + 0.5) * 100;
+	} else if (argc > 1) {
 		return usage_error("status: unexpected argument '%s'", argv[1]);
+	}
+	if (json && watch)
+		return usage_error("status: --json and --watch do not go together "
+				   "(for a stream, run dmemctl status --json in a loop)");
 
-	ret = read_state(opts, "status", &st, &stale);
-	if (ret != EXIT_SUCCESS)
-		goto out;
+	if (watch)
+		return dmem_watch("dmemctl status", (guint)interval_ms, watch_render,
+				  (gpointer)opts);
 	if (json) {
-		text = dmem_status_json(&st, stale);
-		fputs(text, stdout);
-		goto out;
-	}
-	if (stale)
-		g_printerr("dmemctl: warning: %s\n", stale);
-	if (!st.connected) {
-		g_autofree char *down = dmem_status_disconnected(&st, g_get_real_time());
+		g_autofree char *stale = NULL;
+		g_autofree char *text = NULL;
+		DmemState st;
 
-		g_printerr("dmemctl: %s\n", down);
-		ret = EXIT_FAILURE;
-		goto out;
+		ret = read_state(opts, "status", &st, &stale, NULL);
+		if (ret == EXIT_SUCCESS) {
+			text = dmem_status_json(&st, stale);
+			fputs(text, stdout);
+		}
+		dmem_state_clear(&st);
+		return ret;
 	}
-	if (st.dry_run)
-		printf("dmemd runs with --dry-run: it changes no VM\n");
-	text = dmem_status_host(&st);
-	fputs(text, stdout);
-	g_clear_pointer(&text, g_free);
-	if (st.vms->len == 0) {
-		printf("no VMs on %s\n", st.uri);
-		goto out;
-	}
-	text = dmem_status_table(&st);
-	fputs(text, stdout);
-out:
-	dmem_state_clear(&st);
+	ret = status_screen(opts, out, err);
+	fputs(err->str, stderr);
+	fputs(out->str, stdout);
 	return ret;
 }
 
@@ -494,7 +549,7 @@ static int cmd_explain(const GlobalOptions *opts, int argc, char **argv)
 	if (argc > 2)
 		return usage_error("explain: unexpected argument '%s'", argv[2]);
 
-	ret = read_state(opts, "explain", &st, &stale);
+	ret = read_state(opts, "explain", &st, &stale, NULL);
 	if (ret != EXIT_SUCCESS)
 		goto out;
 	for (guint i = 0; i < st.vms->len; i++) {

@@ -271,6 +271,7 @@ typedef struct {
 	 * it aims at, and since when the balloon is there. */
 	gint64 probe_us;
 	dmem_kib_t probe_from_kib, probe_step_kib;
+	dmem_kib_t probe_cache_kib;	/* the guest's cache when it started */
 	dmem_kib_t probe_target_kib;
 	gint64 reached_us;
 	/* The next down probe's step, and not before when. */

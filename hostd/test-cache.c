@@ -278,6 +278,40 @@ static void test_contention(void)
 	g_assert_cmpuint(c.s.vm[hi].assigned_kib, >, c.s.vm[lo].assigned_kib);
 }
 
+/*
+ * The pool shrinks before any probe ran: the estimates are what fitted
+ * (the buffer held the rest of each set). The heavy VM, short of its set and
+ * reading, probes up within its weighted share and ends up holding it; the
+ * light one cannot get more and stays where the weights put it.
+ */
+static void test_contention_before_probes(void)
+{
+	CacheSim c;
+	gsize hi, lo;
+	guint64 rate_hi;
+
+	csim_init(&c, GiB(8));
+	hi = csim_add(&c, MiB(768), MiB(60));
+	lo = csim_add(&c, MiB(768), MiB(60));
+	c.s.vm[hi].weight = 8000;
+	c.s.vm[lo].weight = 2000;
+	c.hot[hi] = c.hot[lo] = MiB(400);
+	/* Built, no probe yet; an estimate that fell short of the set (a
+	 * guest whose in use counts part of its cache, as MemAvailable's
+	 * watermarks do: the buffer held the rest). */
+	csim_run(&c, 8, hi);
+	c.s.st[hi].cache.hot_kib = c.s.st[lo].cache.hot_kib = MiB(330);
+	g_assert_cmpuint(c.s.d[hi].cache_seen, ==, DMEM_CACHE_SEEN_BUILT);
+	c.s.h.pool_kib = MiB(900);
+	csim_run(&c, 300, hi);
+	rate_hi = csim_run(&c, 60, hi);
+	report(&c, hi, "weight 8000", rate_hi);
+	report(&c, lo, "weight 2000", 0);
+	g_assert_cmpuint(c.cache[hi], ==, MiB(400));
+	g_assert_cmpuint(rate_hi, <, 1024);
+	g_assert_cmpuint(c.cache[lo], <, MiB(400));
+}
+
 /* cache="ignore": the VM's cache is never protected. */
 static void test_ignore(void)
 {
@@ -303,6 +337,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/cache/lying-guest", test_lying_guest);
 	g_test_add_func("/cache/set-grows", test_set_grows);
 	g_test_add_func("/cache/contention", test_contention);
+	g_test_add_func("/cache/contention-before-probes", test_contention_before_probes);
 	g_test_add_func("/cache/ignore", test_ignore);
 	return g_test_run();
 }

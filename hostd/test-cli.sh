@@ -140,6 +140,73 @@ expect "dmemctl explain test" 0 out "test: NoDriver" -- \
 	"$DMEMCTL" --config "$T/live.conf" explain test
 expect "dmemctl explain of an unknown VM" 1 err "no VM named 'nosuch'" -- \
 	"$DMEMCTL" --config "$T/live.conf" explain nosuch
+
+# status --watch in a pseudo-terminal (script(1)), as a user sees it: one
+# screen redrawn in place (cursor home, lines cleared to their end, the
+# rest of the screen cleared), the cursor hidden meanwhile and shown again
+# after Ctrl-C, which ends it with status 0.
+ESC=$(printf '\033')
+script -qefc "stty cols 200; timeout --preserve-status -s INT 2.7 '$DMEMCTL' --config '$T/live.conf' status --watch 0.5" \
+	/dev/null >"$T/watch.tty" 2>&1 </dev/null
+rc=$?
+frames=$(grep -o "${ESC}\[H" "$T/watch.tty" | wc -l)
+cp "$T/watch.tty" "$T/out"; : >"$T/err"
+if [ "$rc" -eq 0 ] && [ "$frames" -ge 4 ]; then
+	ok "status --watch 0.5 redraws in place on a terminal ($frames frames in 2.7 s)"
+else
+	not_ok "status --watch 0.5 redraws in place on a terminal" "exit status $rc, $frames frames"
+fi
+if grep -qF "${ESC}[?25l" "$T/watch.tty" && grep -qF "${ESC}[?25h" "$T/watch.tty"; then
+	ok "status --watch hides the cursor and shows it again on Ctrl-C"
+else
+	not_ok "status --watch hides the cursor and shows it again on Ctrl-C"
+fi
+# The last frame, as the terminal shows it, is what status prints, under
+# a title line.
+"$DMEMCTL" --config "$T/live.conf" status >"$T/plain" 2>&1
+awk -v RS="${ESC}\\[H" 'END { print }' "$T/watch.tty" |
+	sed "s/${ESC}\[K//g; s/${ESC}\[J//g; s/${ESC}\[?25[lh]//g; s/\r//g" >"$T/frame"
+cp "$T/frame" "$T/out"
+if head -n 1 "$T/frame" | grep -q "^dmemctl status, every 0.5 s  [0-9:]*  (Ctrl-C to quit)" &&
+   grep -qF "$(grep ' NoDriver' "$T/plain" | sed 's/NoDriver .*/NoDriver/')" "$T/frame" &&
+   grep -qF "$(grep 'ASSIGNED' "$T/plain")" "$T/frame" &&
+   grep -qF "$(head -n 1 "$T/plain" | cut -c1-12)" "$T/frame"; then
+	ok "status --watch shows the host line and the table, under a title"
+else
+	not_ok "status --watch shows the host line and the table, under a title"
+fi
+# A narrow terminal: lines are cut, not wrapped (a wrapped line would push
+# the next frame down).
+script -qefc "stty cols 40; timeout --preserve-status -s INT 1.2 '$DMEMCTL' --config '$T/live.conf' status --watch 0.5" \
+	/dev/null >"$T/narrow.tty" 2>&1 </dev/null
+awk -v RS="${ESC}\\[H" 'END { print }' "$T/narrow.tty" |
+	sed "s/${ESC}\[K//g; s/${ESC}\[J//g; s/${ESC}\[?25[lh]//g; s/\r//g" >"$T/out"
+if [ -s "$T/out" ] && awk 'length > 40 { bad = 1 } END { exit bad }' "$T/out"; then
+	ok "status --watch cuts lines to the terminal's width"
+else
+	not_ok "status --watch cuts lines to the terminal's width"
+fi
+# Not a terminal: frame after frame, no escape sequences.
+timeout --preserve-status -s INT 1.7 "$DMEMCTL" --config "$T/live.conf" status --watch 0.5 \
+	>"$T/out" 2>"$T/err"
+rc=$?
+if [ "$rc" -eq 0 ] && ! grep -q "$ESC" "$T/out" &&
+   [ "$(grep -c '^dmemctl status, every 0.5 s  [0-9:]*$' "$T/out")" -ge 3 ] &&
+   [ "$(grep -c ' NoDriver' "$T/out")" -ge 3 ]; then
+	ok "status --watch into a pipe prints plain frames"
+else
+	not_ok "status --watch into a pipe prints plain frames" "exit status $rc"
+fi
+expect "status --watch ends when its reader does" 0 out "dmemctl status, every" -- \
+	sh -c "'$DMEMCTL' --config '$T/live.conf' status --watch 0.2 | head -n 1"
+expect "status --watch 0 is refused" 2 err "between 0.1 and 3600" -- \
+	"$DMEMCTL" --config "$T/live.conf" status --watch 0
+expect "status --watch abc is refused" 2 err "--watch abc: not a number of seconds" -- \
+	"$DMEMCTL" --config "$T/live.conf" status --watch abc
+expect "status --json --watch is refused" 2 err "--json and --watch do not go together" -- \
+	"$DMEMCTL" --config "$T/live.conf" status --json --watch
+expect "status with a number but no --watch is refused" 2 err "unexpected argument '2'" -- \
+	"$DMEMCTL" --config "$T/live.conf" status 2
 kill -HUP "$DAEMON_PID"
 if wait_log "configuration reloaded"; then ok "SIGHUP reloads the config"; else
 	cp "$T/daemon.err" "$T/err"; : >"$T/out"; not_ok "SIGHUP reloads the config"; fi

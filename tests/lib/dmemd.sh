@@ -45,6 +45,9 @@ dmemd_config() {
 	shrink_delay_s=${shrink_delay_s:-5}
 	max_shrink_mib_per_s=${max_shrink_mib_per_s:-256}
 	reclaim_unresponsive_s=${reclaim_unresponsive_s:-300}
+	cache_aware=${cache_aware:-yes}
+	cache_probe_s=${cache_probe_s:-30}
+	cache_reprobe_s=${cache_reprobe_s:-600}
 	[hotadd]
 	dimm_size_mib=${dimm_size_mib:-256}
 	CONF
