@@ -16,19 +16,22 @@
  *
  *   built    cache the guest builds by reading, as far as it fits in what
  *            the VM has without growing it, counts as hot until probed;
- *   down     once the VM is stable at its ideal and has read nothing to
- *            speak of for a whole cache_probe_s window, its target is
+ *   down     once the VM is stable at its ideal, after a whole
+ *            cache_probe_s window to learn its usual read rate, its target is
  *            lowered to leave the guest a step less cache than the
  *            estimate (and no buffer) for cache_probe_s. If its reads rise
- *            the step was hot: the probe ends at once, the estimate stands,
+ *            above the usual rate (by more than a quarter of it) the step
+ *            was hot: the probe ends at once, the estimate stands,
  *            and the next probe is half as deep, after cache_reprobe_s.
  *            If not, it was cold: the estimate drops by the step and the
  *            next probe, twice as deep, follows at once;
  *   up       a VM that keeps reading while its cache is squeezed (no free
  *            memory) may be short: the estimate grows by a step for a
- *            window. If its reads halve, the set was bigger and the step
- *            stays; if not, the reads are a stream more memory does not
- *            help, and the step goes (not tried again for cache_reprobe_s);
+ *            window. If its reads fall (by an eighth), the set was bigger
+ *            and the step stays; if not, the reads are a stream more memory
+ *            does not help, and the step goes (not tried again for
+ *            cache_reprobe_s; and a stream that cost a DIMM gets no other
+ *            DIMM for a probe this boot);
  *   dropped  cache the guest dropped on its own, with room to keep it, for
  *            a whole window is no longer counted.
  *
@@ -137,8 +140,10 @@ static void probe_down_watch(const DmemPolicyParams *p, const DmemHostInput *h,
 		settle(h, vm, c);
 		return;
 	}
-	if (sat_sub(read, expected) >= MAX(DMEM_CACHE_REFAULT_MIN_KIB,
-					   step / DMEM_CACHE_REFAULT_SHARE)) {
+	/* Reads a VM did anyway vary: a quarter of them is noise too. */
+	if (sat_sub(read, expected) >= MAX(MAX(DMEM_CACHE_REFAULT_MIN_KIB,
+					       step / DMEM_CACHE_REFAULT_SHARE),
+					   expected / 4)) {
 		/*
 		 * Reads rose: what the probe took was hot. Back at once, and
 		 * the cache the guest had before the probe, when it read
@@ -173,7 +178,8 @@ static void probe_up_watch(const DmemPolicyParams *p, const DmemHostInput *h,
 	if (!probe_reached(p, h, vm, c))
 		return;
 	rate = kib_per_s(window_read_kib(vm, c), us);
-	if (rate * 2 <= c->base_kib_per_s) {
+	if (rate + MAX(c->base_kib_per_s / DMEM_CACHE_GREW_SHARE,
+		       DMEM_CACHE_READ_NOISE_KIB_PER_S) <= c->base_kib_per_s) {
 		/* More memory, fewer reads: the set is bigger. */
 		found(h, c, DMEM_CACHE_SEEN_GREW, c->probe_step_kib, c->base_kib_per_s, rate);
 		c->base_kib_per_s = rate;
@@ -181,6 +187,7 @@ static void probe_up_watch(const DmemPolicyParams *p, const DmemHostInput *h,
 	} else {
 		found(h, c, DMEM_CACHE_SEEN_STREAM, c->probe_step_kib, c->base_kib_per_s, rate);
 		c->hot_kib = c->probe_from_kib;
+		c->up_dimm_failed |= c->probe_target_kib > bound(vm->live_kib);
 		c->next_up_us = h->now_us + (gint64)p->cache_reprobe_s * G_USEC_PER_SEC;
 	}
 	settle(h, vm, c);
@@ -313,27 +320,34 @@ void dmem_cache_probe(const DmemPolicyParams *p, const DmemHostInput *h,
 	if (c->phase == DMEM_CACHE_SETTLED && c->base_known && steady(h, vm, st)) {
 		dmem_kib_t buffer = MIN(vm->buffer_percent, DMEM_BUFFER_PERCENT_MAX);
 		/*
-		 * An up probe grows the VM within its live size; a DIMM only
-		 * once the last one showed that more memory cuts its reads
-		 * (a stream never gets one).
+		 * An up probe may take a DIMM; once one that did found a
+		 * stream, only probes within the live size do, until one
+		 * of them helps: a stream costs a VM one DIMM slot a boot.
 		 */
-		dmem_kib_t reach = c->seen == DMEM_CACHE_SEEN_GREW ? d->max_kib :
-				   bound(vm->live_kib) * 100 / (100 + buffer);
+		dmem_kib_t reach = c->seen == DMEM_CACHE_SEEN_GREW || !c->up_dimm_failed ?
+				   d->max_kib : bound(vm->live_kib) * 100 / (100 + buffer);
 		dmem_kib_t room = sat_sub(reach, sat_add(base, c->hot_kib));
 
-		if (c->base_kib_per_s <= DMEM_CACHE_READ_NOISE_KIB_PER_S && at_ideal(vm, d) &&
-		    c->hot_kib >= DMEM_CACHE_PROBE_MIN_KIB && h->now_us >= c->next_down_us) {
+		gboolean reading = c->base_kib_per_s > DMEM_CACHE_READ_NOISE_KIB_PER_S &&
+				   squeezed(&vm->stats);
+
+		/*
+		 * Up first when it reads with no room for more cache; down
+		 * otherwise, also while it reads (a steady stream of new
+		 * data, to which a hot set's refaults would add), except
+		 * while an up probe is due.
+		 */
+		if (reading && h->now_us >= c->next_up_us && room >= DMEM_CACHE_PROBE_MIN_KIB) {
+			c->phase = DMEM_CACHE_PROBE_UP;
+			c->probe_step_kib = MIN(MAX(c->hot_kib / DMEM_CACHE_PROBE_SHARE,
+						    DMEM_CACHE_UP_MIN_KIB), room);
+		} else if (at_ideal(vm, d) && c->hot_kib >= DMEM_CACHE_PROBE_MIN_KIB &&
+			   h->now_us >= c->next_down_us) {
 			dmem_kib_t step = c->next_step_kib ? c->next_step_kib :
 					  c->hot_kib / DMEM_CACHE_PROBE_SHARE;
 
 			c->phase = DMEM_CACHE_PROBE_DOWN;
 			c->probe_step_kib = MIN(MAX(step, DMEM_CACHE_PROBE_MIN_KIB), c->hot_kib);
-		} else if (c->base_kib_per_s > DMEM_CACHE_READ_NOISE_KIB_PER_S &&
-			   squeezed(&vm->stats) && h->now_us >= c->next_up_us &&
-			   room >= DMEM_CACHE_PROBE_MIN_KIB) {
-			c->phase = DMEM_CACHE_PROBE_UP;
-			c->probe_step_kib = MIN(MAX(c->hot_kib / DMEM_CACHE_PROBE_SHARE,
-						    DMEM_CACHE_PROBE_MIN_KIB), room);
 		}
 		if (c->phase != DMEM_CACHE_SETTLED) {
 			c->probe_from_kib = c->hot_kib;

@@ -120,6 +120,14 @@
 #define DMEM_CACHE_PROBE_MIN_KIB		(16 * DMEM_KIB_PER_MIB)
 #define DMEM_CACHE_PROBE_SHARE			4
 /*
+ * An up probe gives at least this much. A set bigger than the cache shows
+ * as reads that fall in proportion to the memory added: the probe keeps its
+ * step when they fall by at least 1/DMEM_CACHE_GREW_SHARE (and by more than
+ * the noise); a stream does not fall at all.
+ */
+#define DMEM_CACHE_UP_MIN_KIB			(64 * DMEM_KIB_PER_MIB)
+#define DMEM_CACHE_GREW_SHARE			8
+/*
  * Disk reads below this rate are background noise: a VM reading less is
  * quiet (down probes may start), one reading more reads for real.
  */
@@ -280,6 +288,9 @@ typedef struct {
 	/* Since when the guest has kept its cache below the estimate while
 	 * having room for it; 0: it has not. */
 	gint64 dropped_us;
+	/* An up probe that needed a DIMM found a stream: no more of those
+	 * this boot without a probe within the live size that helped. */
+	gboolean up_dimm_failed;
 	/* The last finding. */
 	DmemCacheSeen seen;
 	gint64 seen_us;
