@@ -284,28 +284,28 @@ void dmem_cache_update(const DmemPolicyParams *p, const DmemHostInput *h,
 }
 
 /*
- * Steady: nothing on its way, the balloon where it was asked to be, demand
- * not rising. A down probe also needs the VM at its ideal: no surplus
+ * Steady: nothing on its way, the balloon where it was asked to be. A down
+ * probe also needs demand not rising and the VM at its ideal: no surplus
  * waiting for its delay (which a probe must not cut short), not short. An
  * up probe does not: a VM held below its ideal by the pool, reading, is
  * where it matters (its demand, hot cache included, is what the weights
- * share).
+ * share), and a thrashing cache moves what MemAvailable says is in use.
  */
-static gboolean steady(const DmemHostInput *h, const DmemVmInput *vm,
-		       const DmemVmState *st)
+static gboolean steady(const DmemVmInput *vm)
 {
 	return !vm->apply_pending && vm->target_known &&
 	       distance(bound(vm->assigned_kib), bound(vm->target_kib)) <=
-			DMEM_BALLOON_TOLERANCE_KIB &&
-	       st->growing_until_us <= h->now_us;
+			DMEM_BALLOON_TOLERANCE_KIB;
 }
 
-static gboolean at_ideal(const DmemVmInput *vm, const DmemVmDecision *d)
+static gboolean at_ideal(const DmemHostInput *h, const DmemVmInput *vm,
+			 const DmemVmState *st, const DmemVmDecision *d)
 {
 	dmem_kib_t target = bound(vm->target_kib);
 	dmem_kib_t ideal = MIN(d->ideal_kib, d->max_kib);
 
-	return sat_add(target, DMEM_GROW_MIN_KIB) > ideal &&
+	return st->growing_until_us <= h->now_us &&
+	       sat_add(target, DMEM_GROW_MIN_KIB) > ideal &&
 	       target < sat_add(ideal, DMEM_SHRINK_MIN_KIB);
 }
 
@@ -317,7 +317,7 @@ void dmem_cache_probe(const DmemPolicyParams *p, const DmemHostInput *h,
 
 	if (d->cache_off != DMEM_CACHE_ON)
 		return;
-	if (c->phase == DMEM_CACHE_SETTLED && c->base_known && steady(h, vm, st)) {
+	if (c->phase == DMEM_CACHE_SETTLED && c->base_known && steady(vm)) {
 		dmem_kib_t buffer = MIN(vm->buffer_percent, DMEM_BUFFER_PERCENT_MAX);
 		/*
 		 * An up probe may take a DIMM; once one that did found a
@@ -341,7 +341,7 @@ void dmem_cache_probe(const DmemPolicyParams *p, const DmemHostInput *h,
 			c->phase = DMEM_CACHE_PROBE_UP;
 			c->probe_step_kib = MIN(MAX(c->hot_kib / DMEM_CACHE_PROBE_SHARE,
 						    DMEM_CACHE_UP_MIN_KIB), room);
-		} else if (at_ideal(vm, d) && c->hot_kib >= DMEM_CACHE_PROBE_MIN_KIB &&
+		} else if (at_ideal(h, vm, st, d) && c->hot_kib >= DMEM_CACHE_PROBE_MIN_KIB &&
 			   h->now_us >= c->next_down_us) {
 			dmem_kib_t step = c->next_step_kib ? c->next_step_kib :
 					  c->hot_kib / DMEM_CACHE_PROBE_SHARE;
