@@ -113,8 +113,14 @@ static gboolean probe_reached(const DmemPolicyParams *p, const DmemHostInput *h,
 			 actual <= sat_add(c->probe_target_kib, DMEM_BALLOON_TOLERANCE_KIB) :
 			 sat_add(actual, DMEM_GROW_MIN_KIB) >= c->probe_target_kib;
 
-	if (!c->reached_us && (there || h->now_us - c->probe_us >= probe_us(p)))
+	if (!c->reached_us && (there || h->now_us - c->probe_us >= probe_us(p))) {
 		c->reached_us = h->now_us;
+		/* Up: what counts is the read rate once it has the memory. (Down
+		 * keeps its window: reads that rise while the balloon inflates
+		 * are evidence already.) */
+		if (c->phase == DMEM_CACHE_PROBE_UP)
+			window_restart(h, vm, c);
+	}
 	return c->reached_us && h->now_us - c->reached_us >= probe_us(p);
 }
 
@@ -187,7 +193,8 @@ static void probe_up_watch(const DmemPolicyParams *p, const DmemHostInput *h,
 	} else {
 		found(h, c, DMEM_CACHE_SEEN_STREAM, c->probe_step_kib, c->base_kib_per_s, rate);
 		c->hot_kib = c->probe_from_kib;
-		c->up_dimm_failed |= c->probe_target_kib > bound(vm->live_kib);
+		/* It cost a DIMM if the live size grew while it ran. */
+		c->up_dimm_failed |= bound(vm->live_kib) > c->probe_live_kib;
 		c->next_up_us = h->now_us + (gint64)p->cache_reprobe_s * G_USEC_PER_SEC;
 	}
 	settle(h, vm, c);
@@ -206,8 +213,11 @@ static void follow(const DmemPolicyParams *p, const DmemHostInput *h,
 		if (c->seen == DMEM_CACHE_SEEN_NONE || c->seen == DMEM_CACHE_SEEN_BUILT)
 			found(h, c, DMEM_CACHE_SEEN_BUILT, 0, 0, 0);
 	}
+	/* Cache a probe took and the guest is still reading back was not
+	 * dropped on its own: a hot finding stands until the next probe. */
 	if (s->has_free && !squeezed(s) &&
-	    sat_add(rc, DMEM_CACHE_PROBE_MIN_KIB) < c->hot_kib) {
+	    sat_add(rc, DMEM_CACHE_PROBE_MIN_KIB) < c->hot_kib &&
+	    !(c->seen == DMEM_CACHE_SEEN_HOT && h->now_us < c->next_down_us)) {
 		if (!c->dropped_us) {
 			c->dropped_us = h->now_us;
 		} else if (h->now_us - c->dropped_us >= probe_us(p)) {
@@ -349,7 +359,30 @@ void dmem_cache_probe(const DmemPolicyParams *p, const DmemHostInput *h,
 			c->phase = DMEM_CACHE_PROBE_DOWN;
 			c->probe_step_kib = MIN(MAX(step, DMEM_CACHE_PROBE_MIN_KIB), c->hot_kib);
 		}
+		/*
+		 * A probe that the floor, the minimum or a clamped ideal
+		 * leaves without effect would "find" cold cache or a stream
+		 * it never tested (and, down, hold the VM out of the grow
+		 * path for nothing, again and again): not started.
+		 */
+		if (c->phase == DMEM_CACHE_PROBE_DOWN) {
+			dmem_kib_t goal = sat_add(base, sat_sub(c->hot_kib, c->probe_step_kib));
+			dmem_kib_t to = MAX(MAX(goal, d->floor_target_kib), d->min_kib);
+
+			if (sat_add(to, DMEM_SHRINK_MIN_KIB) > bound(vm->target_kib)) {
+				c->phase = DMEM_CACHE_SETTLED;
+				c->next_down_us = h->now_us +
+						  (gint64)p->cache_reprobe_s * G_USEC_PER_SEC;
+			}
+		} else if (c->phase == DMEM_CACHE_PROBE_UP &&
+			   percent_of(sat_add(d->demand_kib, c->probe_step_kib),
+				      100 + buffer) <
+			   sat_add(MIN(d->ideal_kib, d->max_kib), DMEM_GROW_MIN_KIB)) {
+			c->phase = DMEM_CACHE_SETTLED;
+			c->next_up_us = h->now_us + (gint64)p->cache_reprobe_s * G_USEC_PER_SEC;
+		}
 		if (c->phase != DMEM_CACHE_SETTLED) {
+			c->probe_live_kib = bound(vm->live_kib);
 			c->probe_from_kib = c->hot_kib;
 			c->probe_cache_kib = d->cache_kib;
 			c->probe_us = h->now_us;

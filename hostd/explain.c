@@ -129,11 +129,11 @@ static void explain_cache(GString *s, const DmemPolicyParams *p, const DmemVmDec
 		appendf(s, "  probing: the target leaves the guest " MIB_FMT " less cache "
 			"(" MIB_FMT ") for up to %u s; if its disk reads rise, it gets "
 			"it back at once\n", MIB(d->probe_step_kib),
-			MIB(d->probe_target_kib), p->cache_probe_s);
+			MIB(d->probe_target_kib), 2 * p->cache_probe_s);
 	else if (d->cache_phase == DMEM_CACHE_PROBE_UP)
-		appendf(s, "  probing: the estimate is " MIB_FMT " higher for %u s; it "
-			"stays if the VM's disk reads fall by half\n",
-			MIB(d->probe_step_kib), p->cache_probe_s);
+		appendf(s, "  probing: the estimate is " MIB_FMT " higher for up to %u s; "
+			"it stays if the VM's disk reads fall by an eighth\n",
+			MIB(d->probe_step_kib), 2 * p->cache_probe_s);
 }
 
 char *dmem_policy_explain(const DmemPolicyParams *p, const DmemVmInput *vm,

@@ -47,8 +47,10 @@ dmem_kib_t dmem_hotadd_reach(const DmemPolicyParams *p, const DmemTargetVm *t,
 	dmem_kib_t goal = MIN(d->allocation_kib, d->max_kib);
 	dmem_kib_t dimm = p->dimm_size_kib;
 
-	if (goal <= t->live || !dimm)
-		return goal;
+	/* A few KiB over the live size is not a DIMM's worth (the ideal
+	 * moves a little with every sample). */
+	if (goal < sat_add(t->live, DMEM_GROW_MIN_KIB) || !dimm)
+		return MIN(goal, t->live);
 	return MIN(t->live + (goal - t->live + dimm - 1) / dimm * dimm, d->max_kib);
 }
 

@@ -297,6 +297,13 @@ static void flexible_status(const DmemVmInput *vm, DmemVmDecision *d)
 {
 	dmem_kib_t assigned = vm->assigned_kib;
 
+	/* A cache probe holds it below its demand on purpose. */
+	if (d->probing) {
+		d->status = DMEM_STATUS_LOW;
+		set_reason(d, "cache probe: " MIB_FMT " less page cache, to see "
+			   "whether its disk reads rise", MIB(d->probe_step_kib));
+		return;
+	}
 	/* Within DMEM_GROW_MIN_KIB of the ideal is on it: no smaller rise
 	 * is ever made. */
 	if (assigned >= d->ideal_kib ||
@@ -479,8 +486,17 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 		flex[nflex++] = i;
 	}
 
-	/* 3. arbitrate what uncooperative VMs leave among flexible VMs. */
+	/*
+	 * 3. arbitrate what uncooperative VMs leave among flexible VMs. A
+	 * flexible VM's resident memory beyond its balloon (QEMU's own grown
+	 * past what was learned, a guest that lies or lags) is held too, and
+	 * no balloon target gives it back: it is not shared out, or the VMs
+	 * would hold the pool plus that, overcommitted for good, and nothing
+	 * could grow.
+	 */
 	budget = sat_sub(pool.pool_kib, pool.uncooperative_kib);
+	for (gsize k = 0; k < nflex; k++)
+		budget = sat_sub(budget, t[flex[k]].excess);
 	dmem_arbitrate(c, nflex, budget, &minimums_short);
 	pool.minimums_exceed_pool = minimums_short;
 	for (gsize k = 0; k < nflex; k++) {
@@ -495,7 +511,7 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 		if (grows_to > t[flex[k]].held)
 			wanted = sat_add(wanted, grows_to - t[flex[k]].held);
 		cut |= c[k].give < c[k].ideal;
-		below_demand |= t[flex[k]].held < c[k].demand;
+		below_demand |= t[flex[k]].held < c[k].demand && !d->probing;
 	}
 
 	/*

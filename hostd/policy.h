@@ -281,6 +281,7 @@ typedef struct {
 	dmem_kib_t probe_from_kib, probe_step_kib;
 	dmem_kib_t probe_cache_kib;	/* the guest's cache when it started */
 	dmem_kib_t probe_target_kib;
+	dmem_kib_t probe_live_kib;	/* the live size when it started */
 	gint64 reached_us;
 	/* The next down probe's step, and not before when. */
 	dmem_kib_t next_step_kib;

@@ -117,7 +117,8 @@ int dmem_watch(const char *what, guint interval_ms, DmemWatchRender render,
 		render(screen, data);
 		if (!draw(title, screen->str, tty))
 			break;
-		next += (gint64)interval_ms * 1000;
+		/* After a stop (Ctrl-Z) or a slow frame: no burst of frames. */
+		next = MAX(next + (gint64)interval_ms * 1000, g_get_monotonic_time());
 		sleep_until(next);
 	}
 	if (tty)

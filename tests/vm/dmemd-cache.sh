@@ -1,0 +1,164 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Demand that knows hot cache from cold (real libvirtd, TCG guests with
+# dmem_balloon and a virtio disk; reading /dev/vda goes through the guest's
+# page cache, and QEMU counts what reaches the disk):
+#
+#   - hot set kept: a 1 GiB VM (minimum 256 MiB) re-reads a 400 MiB region
+#     of its disk in a loop. After the shrink delay and a settle period it
+#     is shrunk well below 1 GiB, yet its Buffers+Cached still holds the set
+#     and the host sees next to no reads; `dmemctl explain` tells the
+#     estimate and its evidence, status --json and the metrics carry it;
+#   - cold set returned: once the loop stops, the surplus goes back within
+#     the reprobe wait plus a few probes;
+#   - the same VM and loop with cache_aware=no (the same run): the VM is
+#     shrunk to what it uses plus its floor, loses the set and reads from
+#     its disk all the time. The figures of both go to the notes;
+#   - contention: two such VMs on a pool too small for both sets, weights
+#     8000 / 2000: the heavy one keeps its set, the light one loses cache;
+#   - no OOM kill, guest kernel logs clean.
+set -uo pipefail
+source "$(dirname "$0")/../lib/dmemd.sh"
+
+SET_MIB=400
+dmemd_init
+interval_ms=500 shrink_delay_s=10 cache_probe_s=5 cache_reprobe_s=30 \
+	host_pool_mib=4096 metrics_file=$VM_DIR/dmemd.prom dmemd_config
+vm_define db startup=1024 max=1536 slots=4 disk=512
+vm_start db
+db=$(vm_dom db)
+dmemctl set "$db" --minimum 256M >/dev/null || bail "dmemctl set failed"
+
+# The workload: read the first SET_MIB MiB of the disk, again and again.
+# A process keeps /dev/vda open meanwhile, as a database keeps its files
+# open: Linux drops a block device's page cache when its last opener
+# closes it, and a stopped loop must leave its cache behind, cold.
+loop_start() {
+	vm_exec "$1" "[ -e /tmp/hold.pid ] || { sleep 100000 </dev/vda >/dev/null 2>&1 & echo \$! >/tmp/hold.pid; }; (while :; do dd if=/dev/vda of=/dev/null bs=1M count=$SET_MIB 2>/dev/null; sleep 1; done) >/dev/null 2>&1 & echo \$! >/tmp/loop.pid" >/dev/null
+}
+loop_stop() { vm_exec "$1" 'kill $(cat /tmp/loop.pid)' >/dev/null; }
+cached_mib() {
+	vm_exec "$1" 'cat /proc/meminfo' |
+		awk '$1 == "Buffers:" || $1 == "Cached:" { s += $2 } END { print int(s / 1024) }'
+}
+rd_bytes() { vm_virsh domblkstat "$(vm_dom "$1")" vda | awk '$2 == "rd_bytes" {print $3}'; }
+# read_rate NAME SECONDS: what QEMU read from NAME's disk, KiB/s, over SECONDS.
+read_rate() {
+	local a b
+	a=$(rd_bytes "$1"); sleep "$2"; b=$(rd_bytes "$1")
+	echo $(((b - a) / 1024 / $2))
+}
+size_mib() { echo $(($(vm_balloon_kib "$1" actual) / 1024)); }
+oom_kills() { vm_exec "$1" 'dmesg | grep -c "Killed process"'; }
+
+loop_start db
+dmemd_start
+status_in() { local s; s=$(dmemd_vm_json "$1" status); [[ " $2 " == *" $s "* ]]; }
+vm_wait 30 status_in db "OK Low" || bail "db is not managed: $(dmemd_vm_json db reason)"
+
+# ---- hot set kept ------------------------------------------------------------
+# The shrink delay, the shrink, then probes that find the set hot.
+# In use here is about 150 MiB, the guest kernel 60: in use + kernel + the
+# set + 20 % buffer is about 750 MiB.
+shrunk() { [ "$(size_mib db)" -lt 870 ]; }
+check "the VM is shrunk from 1 GiB (cache_aware=yes)" vm_wait 90 shrunk
+hot_seen() { dmemctl explain "$db" | grep -q "reads rose from"; }
+check "a probe found the set hot" vm_wait 90 hot_seen
+sleep 10
+on_size=$(size_mib db) on_cached=$(cached_mib db) on_rate=$(read_rate db 20)
+tap_diag "cache_aware=yes: size $on_size MiB, Buffers+Cached $on_cached MiB, disk reads $on_rate KiB/s (host, over 20 s)"
+dmemctl explain "$db" | sed 's/^/# /'
+check "it is still well below 1 GiB (< 870 MiB)" test "$on_size" -lt 870
+check "its Buffers+Cached still holds the set" test "$on_cached" -ge $((SET_MIB - 8))
+check "the host sees next to no reads (< 4 MiB/s)" test "$on_rate" -lt 4096
+# In use (total - available) already counts part of the cache (MemAvailable
+# leaves out the kernel's low watermarks): the estimate is what is needed
+# beyond it, and with the buffer it holds the set (as checked above).
+hot=$(dmemd_vm_json db hot_cache_kib)
+check "dmemctl status --json shows the hot cache (most of the set)" \
+	test "$hot" -ge $((SET_MIB / 2 * 1024)) -a "$hot" -le $(((SET_MIB + 48) * 1024))
+check "demand counts it" test "$(dmemd_vm_json db demand_kib)" -gt "$hot"
+check "the metrics carry it" grep -q "^dmem_vm_hot_cache_bytes{domain=\"$db\"} [1-9]" "$VM_DIR/dmemd.prom"
+check "and the disk read rate" grep -q "^dmem_vm_disk_read_bytes_per_second{domain=\"$db\"} " "$VM_DIR/dmemd.prom"
+
+# ---- cold set returned -------------------------------------------------------
+loop_stop db
+t0=$(date +%s)
+# Gone from demand, and from what the VM has (not a probe's dip: the
+# estimate is down too).
+cold() {
+	[ "$(dmemd_vm_json db hot_cache_kib)" -lt $((64 * 1024)) ] 2>/dev/null &&
+		[ "$(size_mib db)" -lt $((on_size - 150)) ]
+}
+check "once the loop stops, the cold set goes back" vm_wait 150 cold
+tap_diag "size $(size_mib db) MiB after $(($(date +%s) - t0)) s; $(dmemctl explain "$db" | grep 'hot cache:')"
+check "explain says the cache was cold" bash -c "'$DMEM_TOP/hostd/dmemctl' --config '$DMEMD_CONF' explain '$db' | grep -q 'that cache was cold'"
+
+# ---- the same with cache_aware=no --------------------------------------------
+sed -i 's/^cache_aware=.*/cache_aware=no/' "$DMEMD_CONF"
+kill -HUP "$DMEMD_PID"
+loop_start db
+sleep 30
+off_size=$(size_mib db) off_cached=$(cached_mib db) off_rate=$(read_rate db 20)
+tap_diag "cache_aware=no: size $off_size MiB, Buffers+Cached $off_cached MiB, disk reads $off_rate KiB/s (host, over 20 s)"
+check "cache_aware=no: the VM is smaller" test "$off_size" -lt "$on_size"
+check "it cannot hold the set" test "$off_cached" -lt $((SET_MIB - 8))
+check "and reads from its disk all the time (> 10x the estimator's rate, > 8 MiB/s)" \
+	test "$off_rate" -gt $((on_rate * 10)) -a "$off_rate" -gt 8192
+check "explain says the cache is not estimated" bash -c "'$DMEM_TOP/hostd/dmemctl' --config '$DMEMD_CONF' explain '$db' | grep -q 'hot cache: not estimated (cache_aware=no'"
+loop_stop db
+check "no OOM kill in db" test "$(oom_kills db)" -eq 0
+check "db: the guest kernel log is clean" vm_dmesg_clean db
+vm_destroy db
+
+# ---- contention --------------------------------------------------------------
+# Two VMs build their sets on a large pool; then the pool shrinks to 1000
+# MiB. Their QEMUs must first be seen with empty balloons and all guest
+# memory touched: dmemd learns QEMU's own resident memory (under TCG it
+# grows with the translation cache as the workload runs) only then; what
+# QEMU grows later counts as held beyond the balloons. Demand is about 600 MiB each (in use, kernel, the set): the
+# pool covers the minimums (256 each) and the heavy VM's demand (its
+# weighted share is 256 + 0.8 x 488 MiB), not both.
+sed -i 's/^cache_aware=.*/cache_aware=yes/; s/^shrink_delay_s=.*/shrink_delay_s=600/' "$DMEMD_CONF"
+kill -HUP "$DMEMD_PID"
+for v in hi lo; do
+	vm_define "$v" startup=768 max=768 disk=512
+	vm_start "$v"
+done
+dmemctl set "$(vm_dom hi)" --minimum 256M --weight 8000 >/dev/null || bail "dmemctl set hi failed"
+dmemctl set "$(vm_dom lo)" --minimum 256M --weight 2000 >/dev/null || bail "dmemctl set lo failed"
+for v in hi lo; do vm_exec "$v" 'memhog -m 600 -t 1 >/dev/null 2>&1' 120; done
+for v in hi lo; do loop_start "$v"; done
+has_set() { [ "$(dmemd_vm_json "$1" hot_cache_kib)" -ge $((SET_MIB / 2 * 1024)) ] 2>/dev/null; }
+for v in hi lo; do
+	vm_wait 60 has_set "$v" || bail "$v: no hot cache estimate: $(dmemctl explain "$(vm_dom "$v")")"
+done
+sleep 20
+for v in hi lo; do
+	tap_diag "$v: QEMU rss $(($(dmemd_vm_json "$v" rss_kib) / 1024)) MiB, learned QEMU overhead $(($(dmemd_vm_json "$v" overhead_kib) / 1024)) MiB"
+done
+sed -i 's/^host_pool_mib=.*/host_pool_mib=1000/; s/^shrink_delay_s=.*/shrink_delay_s=10/' "$DMEMD_CONF"
+kill -HUP "$DMEMD_PID"
+contended() { dmemctl status --json | jq -e '.dmemd.contention' >/dev/null; }
+check "dmemd sees the pool contended" vm_wait 20 contended
+# The heavy VM may start short of its set (an estimate built as far as it
+# fitted, its buffer holding the rest, then the pool took the buffer): it
+# reads, probes up within its weighted share and holds the set.
+hi_settled() { [ "$(cached_mib hi)" -ge $((SET_MIB - 16)) ] && [ "$(read_rate hi 5)" -lt 4096 ]; }
+check "the heavy VM settles holding its set" vm_wait 150 hi_settled
+sleep 10
+hi_rate=$(read_rate hi 15) lo_rate=$(read_rate lo 15)
+tap_diag "weight 8000: size $(size_mib hi) MiB, Buffers+Cached $(cached_mib hi) MiB, reads $hi_rate KiB/s"
+tap_diag "weight 2000: size $(size_mib lo) MiB, Buffers+Cached $(cached_mib lo) MiB, reads $lo_rate KiB/s"
+check "the heavy VM keeps its set" test "$(cached_mib hi)" -ge $((SET_MIB - 16))
+check "and reads little (< 4 MiB/s)" test "$hi_rate" -lt 4096
+check "the light VM lost cache first" test "$(cached_mib lo)" -lt $((SET_MIB - 16))
+check "it holds less than the heavy one" test "$(size_mib lo)" -lt "$(size_mib hi)"
+for v in hi lo; do
+	loop_stop "$v"
+	check "no OOM kill in $v" test "$(oom_kills "$v")" -eq 0
+	check "$v: the guest kernel log is clean" vm_dmesg_clean "$v"
+done
+check "dmemd stops cleanly" dmemd_stop
+tap_done
