@@ -79,7 +79,6 @@ static void window_restart(const DmemHostInput *h, const DmemVmInput *vm,
 {
 	c->win_us = h->now_us;
 	c->win_read = vm->disk_read_bytes;
-	c->win_cache_kib = bound(vm->stats.disk_caches_kib);
 }
 
 static guint64 window_read_kib(const DmemVmInput *vm, const DmemCacheState *c)
@@ -208,13 +207,7 @@ static void follow(const DmemPolicyParams *p, const DmemHostInput *h,
 {
 	guint64 io = io_kib - c->io_kib;
 
-	/* Not right after a probe found cache cold: a VM that reads new
-	 * data would fill the room the probe made and be credited for it
-	 * again. A set that grows meanwhile shows in up probes. */
-	gboolean cold_lately = c->seen == DMEM_CACHE_SEEN_COLD &&
-			       h->now_us - c->seen_us < (gint64)p->cache_reprobe_s * G_USEC_PER_SEC;
-
-	if (rc > c->hot_kib && io && c->hot_kib < fit && !cold_lately) {
+	if (rc > c->hot_kib && io && c->hot_kib < fit) {
 		c->hot_kib = MIN(MIN(rc, sat_add(c->hot_kib, bound(io))), fit);
 		/* A probe's finding stays the evidence: it still holds. */
 		if (c->seen == DMEM_CACHE_SEEN_NONE || c->seen == DMEM_CACHE_SEEN_BUILT)
@@ -279,11 +272,8 @@ void dmem_cache_update(const DmemPolicyParams *p, const DmemHostInput *h,
 		follow(p, h, s, c, rc, fit, io_kib);
 		if (h->now_us - c->win_us >= probe_us(p)) {
 			/* A whole window: its read rate is what probes compare to. */
-			guint64 read = window_read_kib(vm, c);
-
-			c->base_kib_per_s = kib_per_s(read, h->now_us - c->win_us);
+			c->base_kib_per_s = kib_per_s(window_read_kib(vm, c), h->now_us - c->win_us);
 			c->base_known = TRUE;
-			c->base_cache_flat = rc <= sat_add(c->win_cache_kib, bound(read) / 2);
 			window_restart(h, vm, c);
 		}
 	} else if (c->phase == DMEM_CACHE_PROBE_DOWN) {
@@ -348,11 +338,8 @@ void dmem_cache_probe(const DmemPolicyParams *p, const DmemHostInput *h,
 				   d->max_kib : bound(vm->live_kib) * 100 / (100 + buffer);
 		dmem_kib_t room = sat_sub(reach, sat_add(base, c->hot_kib));
 
-		/* Its reads do not fit: no free memory, or a cache that does
-		 * not grow by what it reads (the guest's free memory says
-		 * little while the kernel reclaims in batches). */
 		gboolean reading = c->base_kib_per_s > DMEM_CACHE_READ_NOISE_KIB_PER_S &&
-				   (squeezed(&vm->stats) || c->base_cache_flat);
+				   squeezed(&vm->stats);
 
 		/*
 		 * Up first when it reads with no room for more cache; down

@@ -272,12 +272,9 @@ typedef struct {
 	/* The read window: since when, and the read counter then. */
 	gint64 win_us;
 	guint64 win_read;
-	/* The read rate of the last whole window before a probe, and whether
-	 * the cache stayed flat through it while the VM read (it is full:
-	 * what it reads pushes other cache out); the cache at its start. */
-	gboolean base_known, base_cache_flat;
+	/* The read rate of the last whole window before a probe. */
+	gboolean base_known;
 	dmem_kib_t base_kib_per_s;
-	dmem_kib_t win_cache_kib;
 	/* A probe: since when, from which estimate, by how much, the target
 	 * it aims at, and since when the balloon is there. */
 	gint64 probe_us;
