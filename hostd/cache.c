@@ -21,7 +21,8 @@
  *            lowered to leave the guest a step less cache than the
  *            estimate (and no buffer) for cache_probe_s. If its reads rise
  *            above the usual rate (by more than a quarter of it) the step
- *            was hot: the probe ends at once, the estimate stands,
+ *            was hot: the probe ends at once, the estimate stands (or
+ *            rises by a step at most to the cache the guest had before),
  *            and the next probe is half as deep, after cache_reprobe_s.
  *            If not, it was cold: the estimate drops by the step and the
  *            next probe, twice as deep, follows at once;
@@ -35,11 +36,12 @@
  *   dropped  cache the guest dropped on its own, with room to keep it, for
  *            a whole window is no longer counted.
  *
- * Trust: the estimate never exceeds what the guest could cache (its total
+ * Trust: the estimate never exceeds what the guest could cache (its maximum
  * minus what it uses), nor what the host saw the VM read and write since
  * its QEMU started, and it grows only on host-counted reads. A guest that
  * lies about its cache can lower its demand, not raise it beyond what its
- * own disk traffic shows.
+ * own disk traffic shows (a guest that reads only while not probed up can
+ * still grow by about what it reads: see the issue notes).
  */
 #include "policy-priv.h"
 
@@ -72,6 +74,28 @@ static DmemCacheOff cache_off(const DmemPolicyParams *p, const DmemVmInput *vm,
 static gint64 probe_us(const DmemPolicyParams *p)
 {
 	return (gint64)MAX(p->cache_probe_s, 1) * G_USEC_PER_SEC;
+}
+
+static gint64 reprobe_us(const DmemPolicyParams *p)
+{
+	return (gint64)p->cache_reprobe_s * G_USEC_PER_SEC;
+}
+
+/* Demand without the cache: in use, the guest kernel, pressure. */
+static dmem_kib_t base_demand(const DmemVmDecision *d)
+{
+	return sat_add(sat_add(d->used_kib, d->overhead_kib), d->pressure_kib);
+}
+
+/*
+ * A down probe's target: leave the guest @step less cache than @hot, and no
+ * buffer; never below its floor nor its minimum.
+ */
+static dmem_kib_t down_target(const DmemVmDecision *d, dmem_kib_t hot, dmem_kib_t step)
+{
+	dmem_kib_t goal = sat_add(base_demand(d), sat_sub(hot, step));
+
+	return MAX(MAX(goal, d->floor_target_kib), d->min_kib);
 }
 
 static void window_restart(const DmemHostInput *h, const DmemVmInput *vm,
@@ -162,7 +186,7 @@ static void probe_down_watch(const DmemPolicyParams *p, const DmemHostInput *h,
 		c->hot_kib = MAX(c->probe_from_kib,
 				 MIN(c->probe_cache_kib, sat_add(c->probe_from_kib, step)));
 		c->next_step_kib = MAX(DMEM_CACHE_PROBE_MIN_KIB, step / 2);
-		c->next_down_us = h->now_us + (gint64)p->cache_reprobe_s * G_USEC_PER_SEC;
+		c->next_down_us = h->now_us + reprobe_us(p);
 		/* The cache it lost comes back by reading: no quiet base. */
 		c->base_known = FALSE;
 		settle(h, vm, c);
@@ -195,7 +219,7 @@ static void probe_up_watch(const DmemPolicyParams *p, const DmemHostInput *h,
 		c->hot_kib = c->probe_from_kib;
 		/* It cost a DIMM if the live size grew while it ran. */
 		c->up_dimm_failed |= bound(vm->live_kib) > c->probe_live_kib;
-		c->next_up_us = h->now_us + (gint64)p->cache_reprobe_s * G_USEC_PER_SEC;
+		c->next_up_us = h->now_us + reprobe_us(p);
 	}
 	settle(h, vm, c);
 }
@@ -236,9 +260,8 @@ void dmem_cache_update(const DmemPolicyParams *p, const DmemHostInput *h,
 	DmemCacheState *c = &st->cache;
 	const DmemGuestStats *s = &vm->stats;
 	guint64 io_kib = sat_add(vm->disk_read_bytes, vm->disk_write_bytes) / 1024;
-	dmem_kib_t base = sat_add(sat_add(d->used_kib, d->overhead_kib), d->pressure_kib);
-	dmem_kib_t buffer = MIN(vm->buffer_percent, DMEM_BUFFER_PERCENT_MAX);
-	dmem_kib_t fit = sat_sub(bound(vm->assigned_kib) * 100 / (100 + buffer), base);
+	dmem_kib_t fit = sat_sub(bound(vm->assigned_kib) * 100 / (100 + buffer_of(vm)),
+				 base_demand(d));
 	dmem_kib_t rc, ceiling;
 
 	d->cache_off = cache_off(p, vm, d);
@@ -323,12 +346,11 @@ void dmem_cache_probe(const DmemPolicyParams *p, const DmemHostInput *h,
 		      const DmemVmInput *vm, DmemVmState *st, DmemVmDecision *d)
 {
 	DmemCacheState *c = &st->cache;
-	dmem_kib_t base = sat_add(sat_add(d->used_kib, d->overhead_kib), d->pressure_kib);
 
 	if (d->cache_off != DMEM_CACHE_ON)
 		return;
 	if (c->phase == DMEM_CACHE_SETTLED && c->base_known && steady(vm)) {
-		dmem_kib_t buffer = MIN(vm->buffer_percent, DMEM_BUFFER_PERCENT_MAX);
+		dmem_kib_t buffer = buffer_of(vm);
 		/*
 		 * An up probe may take a DIMM; once one that did found a
 		 * stream, only probes within the live size do, until one
@@ -336,7 +358,7 @@ void dmem_cache_probe(const DmemPolicyParams *p, const DmemHostInput *h,
 		 */
 		dmem_kib_t reach = c->seen == DMEM_CACHE_SEEN_GREW || !c->up_dimm_failed ?
 				   d->max_kib : bound(vm->live_kib) * 100 / (100 + buffer);
-		dmem_kib_t room = sat_sub(reach, sat_add(base, c->hot_kib));
+		dmem_kib_t room = sat_sub(reach, sat_add(base_demand(d), c->hot_kib));
 
 		gboolean reading = c->base_kib_per_s > DMEM_CACHE_READ_NOISE_KIB_PER_S &&
 				   squeezed(&vm->stats);
@@ -366,20 +388,18 @@ void dmem_cache_probe(const DmemPolicyParams *p, const DmemHostInput *h,
 		 * path for nothing, again and again): not started.
 		 */
 		if (c->phase == DMEM_CACHE_PROBE_DOWN) {
-			dmem_kib_t goal = sat_add(base, sat_sub(c->hot_kib, c->probe_step_kib));
-			dmem_kib_t to = MAX(MAX(goal, d->floor_target_kib), d->min_kib);
-
-			if (sat_add(to, DMEM_SHRINK_MIN_KIB) > bound(vm->target_kib)) {
+			if (sat_add(down_target(d, c->hot_kib, c->probe_step_kib),
+				    DMEM_SHRINK_MIN_KIB) > bound(vm->target_kib)) {
 				c->phase = DMEM_CACHE_SETTLED;
 				c->next_down_us = h->now_us +
-						  (gint64)p->cache_reprobe_s * G_USEC_PER_SEC;
+						  reprobe_us(p);
 			}
 		} else if (c->phase == DMEM_CACHE_PROBE_UP &&
 			   percent_of(sat_add(d->demand_kib, c->probe_step_kib),
 				      100 + buffer) <
 			   sat_add(MIN(d->ideal_kib, d->max_kib), DMEM_GROW_MIN_KIB)) {
 			c->phase = DMEM_CACHE_SETTLED;
-			c->next_up_us = h->now_us + (gint64)p->cache_reprobe_s * G_USEC_PER_SEC;
+			c->next_up_us = h->now_us + reprobe_us(p);
 		}
 		if (c->phase != DMEM_CACHE_SETTLED) {
 			c->probe_live_kib = bound(vm->live_kib);
@@ -397,11 +417,7 @@ void dmem_cache_probe(const DmemPolicyParams *p, const DmemHostInput *h,
 		}
 	}
 	if (c->phase == DMEM_CACHE_PROBE_DOWN) {
-		/* Leave the guest a step less cache than the estimate, and
-		 * no buffer; never below its floor nor its minimum. */
-		dmem_kib_t goal = sat_add(base, sat_sub(c->probe_from_kib, c->probe_step_kib));
-
-		c->probe_target_kib = MAX(MAX(goal, d->floor_target_kib), d->min_kib);
+		c->probe_target_kib = down_target(d, c->probe_from_kib, c->probe_step_kib);
 		d->probe_target_kib = c->probe_target_kib;
 		d->probing = TRUE;
 	}

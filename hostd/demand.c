@@ -182,10 +182,7 @@ static void floor_target(const DmemVmInput *vm, DmemVmDecision *d)
 
 void dmem_demand_ideal(const DmemVmInput *vm, DmemVmDecision *d)
 {
-	dmem_kib_t buffered = sat_add(d->demand_kib,
-				      percent_of(d->demand_kib,
-						 MIN(vm->buffer_percent,
-						     DMEM_BUFFER_PERCENT_MAX)));
+	dmem_kib_t buffered = sat_add(d->demand_kib, percent_of(d->demand_kib, buffer_of(vm)));
 
 	floor_target(vm, d);
 	d->ideal_kib = MAX(buffered, d->floor_target_kib);

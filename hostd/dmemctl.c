@@ -493,7 +493,7 @@ static int cmd_status(const GlobalOptions *opts, int argc, char **argv)
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &error))
 		return usage_error("status: %s", error->message);
-	if (argc > 1 && watch && argc == 2) {
+	if (watch && argc == 2) {
 		/* --watch SECONDS: 0.1 to 3600, tenths at most. */
 		char *end = NULL;
 		double s = g_ascii_strtod(argv[1], &end);

@@ -73,7 +73,7 @@ static void append_ago(GString *s, gint64 secs)
 /* The hot cache estimate and the evidence behind it (cache.c). */
 static void explain_cache(GString *s, const DmemPolicyParams *p, const DmemVmDecision *d)
 {
-	const char *off = d->cache_off != DMEM_CACHE_ON ? dmem_cache_off_text(d->cache_off) : NULL;
+	const char *off = dmem_cache_off_text(d->cache_off);
 
 	if (off || d->cache_phase == DMEM_CACHE_OFF) {
 		appendf(s, "  hot cache: not estimated (%s): the page cache is not "

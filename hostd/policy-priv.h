@@ -43,6 +43,12 @@ static inline dmem_kib_t distance(dmem_kib_t a, dmem_kib_t b)
 	return a > b ? a - b : b - a;
 }
 
+/* The VM's buffer percent, within its bound. */
+static inline dmem_kib_t buffer_of(const DmemVmInput *vm)
+{
+	return MIN(vm->buffer_percent, DMEM_BUFFER_PERCENT_MAX);
+}
+
 /* @kib over @us microseconds, in KiB/s, without overflow; 0 if @us <= 0. */
 static inline dmem_kib_t kib_per_s(guint64 kib, gint64 us)
 {

@@ -97,15 +97,13 @@ static void parse_stats(Collect *c, const virDomainStatsRecord *rec)
 		}
 		/* block.<n>.rd.bytes, wr.bytes: what the VM read from and
 		 * wrote to disk n (the page cache is made of both). */
-		if (g_str_has_prefix(f, "block.") && g_str_has_suffix(f, ".rd.bytes") &&
-		    p->type == VIR_TYPED_PARAM_ULLONG) {
-			c->has_disk_io = TRUE;
-			c->disk_read_bytes += p->value.ul;
-			continue;
-		}
-		if (g_str_has_prefix(f, "block.") && g_str_has_suffix(f, ".wr.bytes") &&
-		    p->type == VIR_TYPED_PARAM_ULLONG) {
-			c->disk_write_bytes += p->value.ul;
+		if (g_str_has_prefix(f, "block.") && p->type == VIR_TYPED_PARAM_ULLONG) {
+			if (g_str_has_suffix(f, ".rd.bytes")) {
+				c->has_disk_io = TRUE;
+				c->disk_read_bytes += p->value.ul;
+			} else if (g_str_has_suffix(f, ".wr.bytes")) {
+				c->disk_write_bytes += p->value.ul;
+			}
 			continue;
 		}
 		if (!g_str_has_prefix(f, "balloon."))
