@@ -26,8 +26,8 @@
  *            and the next probe is half as deep, after cache_reprobe_s.
  *            If not, it was cold: the estimate drops by the step and the
  *            next probe, twice as deep, follows at once;
- *   up       a VM that keeps reading while its cache is squeezed (no free
- *            memory) may be short: the estimate grows by a step for a
+ *   up       a VM that keeps reading while its cache is squeezed (little
+ *            free memory, or less than it reads in a window) may be short: the estimate grows by a step for a
  *            window. If its reads fall (by an eighth), the set was bigger
  *            and the step stays; if not, the reads are a stream more memory
  *            does not help, and the step goes (not tried again for
@@ -103,6 +103,8 @@ static void window_restart(const DmemHostInput *h, const DmemVmInput *vm,
 {
 	c->win_us = h->now_us;
 	c->win_read = vm->disk_read_bytes;
+	c->win_cache_kib = vm->stats.has_disk_caches ?
+			   MIN(vm->stats.disk_caches_kib, vm->stats.total_kib) : 0;
 }
 
 static guint64 window_read_kib(const DmemVmInput *vm, const DmemCacheState *c)
@@ -121,11 +123,23 @@ static void found(const DmemHostInput *h, DmemCacheState *c, DmemCacheSeen what,
 	c->seen_during_kib_per_s = during;
 }
 
-static gboolean squeezed(const DmemGuestStats *s)
+/*
+ * No room for more cache: little free memory, or more read in the last
+ * window than the guest had free beside what its cache grew by (what it
+ * read had to push other cache out). The kernel reclaims in batches and
+ * keeps free memory above its watermarks, so a guest that thrashes still
+ * shows some (46-67 MiB measured on 768 MiB guests); what it reads
+ * meanwhile tells. Reads that refill a cache (after a probe took some)
+ * grow it, and do not count.
+ */
+static gboolean squeezed(const DmemPolicyParams *p, const DmemGuestStats *s,
+			 const DmemCacheState *c)
 {
 	return s->has_free &&
-	       s->free_kib <= MAX(DMEM_CACHE_SQUEEZED_MIN_KIB,
-				  percent_of(s->total_kib, DMEM_CACHE_SQUEEZED_PERCENT));
+	       (s->free_kib <= MAX(DMEM_CACHE_SQUEEZED_MIN_KIB,
+				   percent_of(s->total_kib, DMEM_CACHE_SQUEEZED_PERCENT)) ||
+		c->base_kib_per_s * MAX(p->cache_probe_s, 1) >
+			sat_add(s->free_kib, c->base_gain_kib));
 }
 
 /* A probe's effect shows once the balloon got there, or after a window. */
@@ -233,14 +247,20 @@ static void follow(const DmemPolicyParams *p, const DmemHostInput *h,
 
 	if (rc > c->hot_kib && io && c->hot_kib < fit) {
 		c->hot_kib = MIN(MIN(rc, sat_add(c->hot_kib, bound(io))), fit);
+		c->mark_cache_kib = rc;
 		/* A probe's finding stays the evidence: it still holds. */
 		if (c->seen == DMEM_CACHE_SEEN_NONE || c->seen == DMEM_CACHE_SEEN_BUILT)
 			found(h, c, DMEM_CACHE_SEEN_BUILT, 0, 0, 0);
 	}
-	/* Cache a probe took and the guest is still reading back was not
-	 * dropped on its own: a hot finding stands until the next probe. */
-	if (s->has_free && !squeezed(s) &&
-	    sat_add(rc, DMEM_CACHE_PROBE_MIN_KIB) < c->hot_kib &&
+	/*
+	 * Cache a probe took and the guest is still reading back was not
+	 * dropped on its own: a hot finding stands until the next probe. Nor
+	 * is the part of the estimate that was never cache: a guest that
+	 * reads keeps some memory free beside its cache, and an up probe's
+	 * finding counts what it needed.
+	 */
+	if (s->has_free && !squeezed(p, s, c) &&
+	    sat_add(rc, DMEM_CACHE_PROBE_MIN_KIB) < MIN(c->hot_kib, c->mark_cache_kib) &&
 	    !(c->seen == DMEM_CACHE_SEEN_HOT && h->now_us < c->next_down_us)) {
 		if (!c->dropped_us) {
 			c->dropped_us = h->now_us;
@@ -296,6 +316,7 @@ void dmem_cache_update(const DmemPolicyParams *p, const DmemHostInput *h,
 		if (h->now_us - c->win_us >= probe_us(p)) {
 			/* A whole window: its read rate is what probes compare to. */
 			c->base_kib_per_s = kib_per_s(window_read_kib(vm, c), h->now_us - c->win_us);
+			c->base_gain_kib = sat_sub(rc, c->win_cache_kib);
 			c->base_known = TRUE;
 			window_restart(h, vm, c);
 		}
@@ -306,6 +327,11 @@ void dmem_cache_update(const DmemPolicyParams *p, const DmemHostInput *h,
 	}
 	c->io_kib = io_kib;
 	c->hot_kib = MIN(c->hot_kib, ceiling);
+	/* A hot finding's cache is the one the probe started from: the
+	 * guest reads the rest back. */
+	if (c->seen_us == h->now_us)
+		c->mark_cache_kib = c->seen == DMEM_CACHE_SEEN_HOT ?
+				    MAX(rc, c->probe_cache_kib) : rc;
 
 	d->cache_phase = c->phase;
 	d->hot_cache_kib = c->hot_kib;
@@ -361,7 +387,7 @@ void dmem_cache_probe(const DmemPolicyParams *p, const DmemHostInput *h,
 		dmem_kib_t room = sat_sub(reach, sat_add(base_demand(d), c->hot_kib));
 
 		gboolean reading = c->base_kib_per_s > DMEM_CACHE_READ_NOISE_KIB_PER_S &&
-				   squeezed(&vm->stats);
+				   squeezed(p, &vm->stats, c);
 
 		/*
 		 * Up first when it reads with no room for more cache; down

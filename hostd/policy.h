@@ -269,12 +269,16 @@ typedef struct {
 	DmemCachePhase phase;
 	dmem_kib_t hot_kib;	/* the estimate */
 	guint64 io_kib;		/* host read + write counter at the last cycle */
-	/* The read window: since when, and the read counter then. */
+	/* The read window: since when, the read counter and the guest's
+	 * cache then. */
 	gint64 win_us;
 	guint64 win_read;
-	/* The read rate of the last whole window before a probe. */
+	dmem_kib_t win_cache_kib;
+	/* The read rate of the last whole window before a probe, and what
+	 * the guest's cache grew by in it. */
 	gboolean base_known;
 	dmem_kib_t base_kib_per_s;
+	dmem_kib_t base_gain_kib;
 	/* A probe: since when, from which estimate, by how much, the target
 	 * it aims at, and since when the balloon is there. */
 	gint64 probe_us;
@@ -286,9 +290,11 @@ typedef struct {
 	/* The next down probe's step, and not before when. */
 	dmem_kib_t next_step_kib;
 	gint64 next_down_us, next_up_us;
-	/* Since when the guest has kept its cache below the estimate while
-	 * having room for it; 0: it has not. */
+	/* Since when the guest has kept its cache below the estimate (and
+	 * below what it had when the estimate was last set) while having
+	 * room for it; 0: it has not. */
 	gint64 dropped_us;
+	dmem_kib_t mark_cache_kib;	/* its cache when the estimate was set */
 	/* An up probe that needed a DIMM found a stream: no more of those
 	 * this boot without a probe within the live size that helped. */
 	gboolean up_dimm_failed;

@@ -15,8 +15,7 @@
 #   - the same VM and loop with cache_aware=no (the same run): the VM is
 #     shrunk to what it uses plus its floor, loses the set and reads from
 #     its disk all the time. The figures of both go to the notes;
-#   (contention between two such VMs is simulated in hostd/test-cache.c;
-#   on TCG guests it does not settle yet: see the issue notes);
+#   (contention between two such VMs: dmemd-cache-contention.sh);
 #   - no OOM kill, guest kernel logs clean.
 set -uo pipefail
 source "$(dirname "$0")/../lib/dmemd.sh"
