@@ -52,6 +52,8 @@ typedef struct {
 	DmemConfig cfg;
 	GMainLoop *loop;
 	guint cycle_source;
+	guint peek_source;	/* fresh statistics between cycles */
+	guint wake_source;	/* a cycle asked for between cycles */
 	int exit_status;
 
 	DmemVirt *virt;
@@ -388,6 +390,11 @@ static void run_cycle(Dmemd *d)
 	DmemPolicyParams params;
 
 	d->cycle_start_us = g_get_monotonic_time();
+	if (d->wake_source) {
+		/* This cycle reads what the wake was for. */
+		g_source_remove(d->wake_source);
+		d->wake_source = 0;
+	}
 	if (!dmem_virt_collect(d->virt, d->cycle_start_us, d->cfg.interval_ms,
 			       on_collected, d)) {
 		dmem_policy_params_from_config(&params, &d->cfg);
@@ -412,6 +419,47 @@ static void schedule_cycle(Dmemd *d)
 	if (d->cycle_source)
 		g_source_remove(d->cycle_source);
 	d->cycle_source = g_timeout_add(d->cfg.interval_ms, on_cycle, d);
+}
+
+/*
+ * A guest's demand rose between cycles (virt-collect.c peeks at fresh
+ * statistics): decide now, and count the interval from here. A cycle that
+ * is collecting decides on the fresh statistics anyway.
+ */
+static gboolean on_wake_due(gpointer user_data);
+
+static void on_wake(gpointer user_data)
+{
+	Dmemd *d = user_data;
+	gint64 since_us = g_get_monotonic_time() - d->cycle_start_us;
+
+	if (d->virt->collected || d->wake_source)
+		return;
+	if (since_us < DMEM_WAKE_GAP_MS * 1000) {
+		/* The last cycle began just before: this one a little later. */
+		d->wake_source = g_timeout_add(DMEM_WAKE_GAP_MS - since_us / 1000,
+					       on_wake_due, d);
+		return;
+	}
+	run_cycle(d);
+	schedule_cycle(d);
+}
+
+static gboolean on_wake_due(gpointer user_data)
+{
+	Dmemd *d = user_data;
+
+	d->wake_source = 0;
+	on_wake(d);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean on_peek(gpointer user_data)
+{
+	Dmemd *d = user_data;
+
+	dmem_virt_peek(d->virt, g_get_monotonic_time());
+	return G_SOURCE_CONTINUE;
 }
 
 static void log_config(const DmemConfig *cfg)
@@ -578,7 +626,10 @@ int main(int argc, char **argv)
 	log_config(&d.cfg);
 
 	d.virt = dmem_virt_new(d.cfg.uri);
+	d.virt->wake = on_wake;
+	d.virt->wake_data = &d;
 	dmem_virt_start(d.virt);
+	d.peek_source = g_timeout_add(DMEM_PEEK_MS, on_peek, &d);
 	/* The first cycle at once, but inside the loop: jobs report to it. */
 	g_idle_add(on_first_cycle, &d);
 	schedule_cycle(&d);
@@ -588,6 +639,9 @@ int main(int argc, char **argv)
 
 	if (d.cycle_source)
 		g_source_remove(d.cycle_source);
+	g_source_remove(d.peek_source);
+	if (d.wake_source)
+		g_source_remove(d.wake_source);
 	dmem_virt_free(d.virt);
 	/* dmemctl then says "not running" rather than showing old numbers. */
 	if (unlink(d.state_file) < 0 && errno != ENOENT)

@@ -316,10 +316,13 @@ typedef struct {
 	/*
 	 * Since when a surplus over the allocation has lasted with demand
 	 * not rising; 0: none. The lowest demand since then is what a rise
-	 * is measured from.
+	 * is measured from; the highest goal since then is as far as the
+	 * delay lets the VM shrink (a surplus that appeared later has not
+	 * lasted it).
 	 */
 	gint64 surplus_since_us;
 	dmem_kib_t surplus_demand_kib;
+	dmem_kib_t surplus_goal_kib;
 
 	/* Balloon progress: since when it has not moved toward its target. */
 	gint64 stuck_since_us;	/* 0: at target */
@@ -497,6 +500,14 @@ dmem_kib_t dmem_policy_pool_kib(const DmemConfig *cfg,
  * when QEMU's resident memory is unknown.
  */
 dmem_kib_t dmem_policy_guest_resident_kib(const DmemVmInput *vm, const DmemVmState *st);
+
+/*
+ * Between cycles: do the guest's fresh statistics @now call for a cycle at
+ * once? When what it has in use rose noticeably above what the last
+ * decision @last saw (the rise that restarts the shrink delay). Growth
+ * then waits for neither the next cycle nor the one after it.
+ */
+gboolean dmem_policy_needs_cycle(const DmemVmDecision *last, const DmemGuestStats *now);
 
 /* A fresh per-VM state (for a VM seen for the first time). */
 void dmem_vm_state_init(DmemVmState *st);

@@ -46,7 +46,11 @@ dmem_kib_t dmem_held_with(const DmemTargetVm *t, dmem_kib_t target,
  * lowest value since the clock last started, which catches a fast rise
  * within a cycle as well as a slow creep over several, and ignores noise.
  * The surplus is shrunk once demand has been flat (or falling) for
- * shrink_delay_s. Contention does not wait for the clock at all.
+ * shrink_delay_s, and only as much of it as lasted that long: down to the
+ * highest goal since the clock started. A surplus that appeared later (the
+ * workload ended while a DIMM's rounding waited out its delay) starts its
+ * own clock once that much is taken. Contention does not wait for the
+ * clock at all.
  */
 static gboolean demand_rose(dmem_kib_t now, dmem_kib_t ref)
 {
@@ -55,19 +59,35 @@ static gboolean demand_rose(dmem_kib_t now, dmem_kib_t ref)
 			       percent_of(ref, DMEM_DEMAND_RISE_PERCENT));
 }
 
+gboolean dmem_policy_needs_cycle(const DmemVmDecision *last, const DmemGuestStats *now)
+{
+	if (!last->demand_known || !now->has_total || !now->has_available ||
+	    now->available_kib > now->total_kib)
+		return FALSE;
+	return demand_rose(bound(now->total_kib - now->available_kib), last->used_kib);
+}
+
+static void surplus_clock_start(const DmemHostInput *h, DmemVmState *st,
+				const DmemVmDecision *d, dmem_kib_t goal)
+{
+	st->surplus_since_us = h->now_us;
+	st->surplus_demand_kib = d->demand_kib;
+	st->surplus_goal_kib = goal;
+}
+
 static void surplus_clock(const DmemHostInput *h, DmemVmState *st,
-			  DmemVmDecision *d)
+			  DmemVmDecision *d, dmem_kib_t goal)
 {
 	gboolean rising = st->surplus_since_us &&
 			  demand_rose(d->demand_kib, st->surplus_demand_kib);
 
 	if (st->surplus_since_us == 0 || rising) {
-		st->surplus_since_us = h->now_us;
-		st->surplus_demand_kib = d->demand_kib;
+		surplus_clock_start(h, st, d, goal);
 		d->demand_rising = rising;
 		return;
 	}
 	st->surplus_demand_kib = MIN(st->surplus_demand_kib, d->demand_kib);
+	st->surplus_goal_kib = MAX(st->surplus_goal_kib, goal);
 }
 
 /* Lower @cur toward @goal by at most one step. */
@@ -103,19 +123,24 @@ void dmem_targets_shrink(const DmemPolicyParams *p, const DmemHostInput *h,
 		/* Not worth a balloon operation; a running clock still
 		 * notices a rise of demand. */
 		if (st->surplus_since_us)
-			surplus_clock(h, st, d);
+			surplus_clock(h, st, d, goal);
 		return;
 	}
-	surplus_clock(h, st, d);
+	surplus_clock(h, st, d, goal);
 	d->shrink_at_once = contention;
 	if (!contention && !d->above_maximum && !d->probing) {
-		gint64 waited_s = (h->now_us - st->surplus_since_us) / G_USEC_PER_SEC;
+		gint64 waited_s;
 
+		/* What lasted the delay is taken: a newer surplus waits its own. */
+		if (sat_add(st->surplus_goal_kib, DMEM_SHRINK_MIN_KIB) > t->cur)
+			surplus_clock_start(h, st, d, goal);
+		waited_s = (h->now_us - st->surplus_since_us) / G_USEC_PER_SEC;
 		if (waited_s < (gint64)p->shrink_delay_s) {
 			d->shrink_delayed = TRUE;
 			d->shrink_wait_s = p->shrink_delay_s - waited_s;
 			return;
 		}
+		goal = MAX(goal, st->surplus_goal_kib);
 	}
 	d->target_kib = step_down(p, t->cur, goal, d);
 }

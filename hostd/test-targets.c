@@ -205,6 +205,82 @@ static void test_shrink_delay_noise(void)
 	}
 }
 
+/*
+ * A surplus that appears while an older one waits out its delay (the
+ * workload ends while a DIMM's rounding waits) does not ride on the older
+ * clock: after the delay only the older surplus goes, the newer one waits a
+ * delay of its own.
+ */
+static void test_newer_surplus_waits(void)
+{
+	Sim s;
+	gsize a;
+	dmem_kib_t old_goal, new_goal;
+	gint64 t0;
+
+	sim_init(&s, GiB(64));
+	s.p.shrink_delay_s = 5;
+	s.p.max_shrink_kib_per_s = GiB(64);	/* the rate hides nothing */
+	a = sim_add(&s, vm_new("w", MiB(512), GiB(4), 0));
+	sim_resize(&s, a, GiB(2), MiB(1200));
+	t0 = s.h.now_us;
+	for (int k = 0; k < 4; k++) {
+		sim_cycle(&s);
+		g_assert_true(s.d[a].shrink_delayed);
+	}
+	old_goal = s.d[a].allocation_kib;
+	g_assert_cmpuint(old_goal, <, GiB(2) - DMEM_SHRINK_MIN_KIB);
+	/* The workload ends a second before the delay is over. */
+	sim_use(&s, a, MiB(200));
+	sim_cycle(&s);
+	g_assert_true(s.d[a].shrink_delayed);
+	sim_cycle(&s);
+	new_goal = s.d[a].allocation_kib;
+	g_assert_cmpint(sim_since_s(&s, t0), ==, 6);
+	g_assert_false(s.d[a].shrink_delayed);
+	g_assert_cmpuint(new_goal, <, old_goal - DMEM_SHRINK_MIN_KIB);
+	g_assert_cmpuint(s.vm[a].target_kib, ==, old_goal);
+	/* The newer surplus: its own whole delay, then it goes. */
+	for (int k = 0; k < 5; k++) {
+		sim_cycle(&s);
+		g_assert_true(s.d[a].shrink_delayed);
+		g_assert_cmpint(s.d[a].shrink_wait_s, ==, 5 - k);
+		g_assert_cmpuint(s.vm[a].target_kib, ==, old_goal);
+	}
+	sim_cycle(&s);
+	g_assert_false(s.d[a].shrink_delayed);
+	g_assert_cmpuint(s.vm[a].target_kib, ==, new_goal);
+}
+
+/* Fresh statistics between cycles call for a cycle when in use rose. */
+static void test_needs_cycle(void)
+{
+	DmemVmDecision last = { .demand_known = TRUE, .used_kib = MiB(500) };
+	DmemGuestStats now = {
+		.has_total = TRUE, .total_kib = GiB(1),
+		.has_available = TRUE, .available_kib = GiB(1) - MiB(500),
+	};
+
+	g_assert_false(dmem_policy_needs_cycle(&last, &now));
+	/* Noise: the 16 MiB floor. */
+	now.available_kib = GiB(1) - MiB(516);
+	g_assert_false(dmem_policy_needs_cycle(&last, &now));
+	now.available_kib = GiB(1) - MiB(517);
+	g_assert_true(dmem_policy_needs_cycle(&last, &now));
+	/* Falling demand waits for the cycle. */
+	now.available_kib = GiB(1) - MiB(100);
+	g_assert_false(dmem_policy_needs_cycle(&last, &now));
+	/* Garbage and unknowns never wake anything. */
+	now.available_kib = GiB(2);
+	g_assert_false(dmem_policy_needs_cycle(&last, &now));
+	now.available_kib = 0;
+	now.has_available = FALSE;
+	g_assert_false(dmem_policy_needs_cycle(&last, &now));
+	now.has_available = TRUE;
+	last.demand_known = FALSE;
+	g_assert_false(dmem_policy_needs_cycle(&last, &now));
+}
+
 static void test_small_surplus_ignored(void)
 {
 	Sim s;
@@ -334,7 +410,9 @@ int main(int argc, char **argv)
 	g_test_add_func("/policy/timing/rising-demand", test_shrink_delay_rising_demand);
 	g_test_add_func("/policy/timing/flat-demand", test_shrink_delay_flat_demand);
 	g_test_add_func("/policy/timing/noise", test_shrink_delay_noise);
+	g_test_add_func("/policy/timing/newer-surplus-waits", test_newer_surplus_waits);
 	g_test_add_func("/policy/timing/small-surplus", test_small_surplus_ignored);
+	g_test_add_func("/policy/timing/needs-cycle", test_needs_cycle);
 	g_test_add_func("/policy/timing/contention", test_contention_takes_surplus);
 	g_test_add_func("/policy/timing/contention-rising", test_contention_rising_demand);
 	g_test_add_func("/policy/bounds-changed", test_maximum_lowered);

@@ -41,6 +41,7 @@ static DmemVm *vm_new(const char *uuid, const char *name, unsigned int id)
 	vm->name = g_strdup(name);
 	vm->id = id;
 	vm->config_stale = vm->live_stale = vm->metadata_stale = TRUE;
+	vm->stats_period_us = G_USEC_PER_SEC;
 	dmem_vm_state_init(&vm->policy);
 	return vm;
 }
@@ -49,6 +50,7 @@ static DmemVm *vm_new(const char *uuid, const char *name, unsigned int id)
 
 typedef struct {
 	guint gen;			/* DmemVirt.collect_gen at submission */
+	gboolean peek;			/* statistics only, between cycles */
 	gint64 submitted_us;
 	gboolean read_live, read_config, read_metadata;
 
@@ -302,8 +304,25 @@ static void merge_xml(const char *name, const char *what, gboolean ok_now,
 	*at_us = read_us;
 }
 
-static void merge(DmemVm *vm, Collect *c)
+/* Note when the guest's statistics changed; TRUE if they did. */
+static gboolean stats_fresh(DmemVm *vm, const Collect *c)
 {
+	gint64 since = c->submitted_us - vm->stats_fresh_us;
+
+	if (vm->have_stats && c->stats.last_update_s == vm->stats.last_update_s)
+		return FALSE;
+	/* Two peeks in a row saw fresh ones: the guest's period. */
+	if (c->peek && vm->stats_fresh_by_peek)
+		vm->stats_period_us = CLAMP(since, G_USEC_PER_SEC, 10 * G_USEC_PER_SEC);
+	vm->stats_fresh_us = c->submitted_us;
+	vm->stats_fresh_by_peek = c->peek;
+	return TRUE;
+}
+
+static gboolean merge(DmemVm *vm, Collect *c)
+{
+	gboolean fresh = FALSE;
+
 	if (c->stats_ok) {
 		vm->state = c->state;
 		if (c->actual_reported)
@@ -323,6 +342,7 @@ static void merge(DmemVm *vm, Collect *c)
 		 * when it is stale.
 		 */
 		if (c->stats.last_update_s != 0) {
+			fresh = stats_fresh(vm, c);
 			vm->stats = c->stats;
 			vm->have_stats = TRUE;
 		}
@@ -353,6 +373,7 @@ static void merge(DmemVm *vm, Collect *c)
 	/* Drivers without balloon.current still keep currentMemory. */
 	if (!vm->actual_reported && vm->live_ok)
 		vm->actual_kib = vm->live.current_kib;
+	return fresh;
 }
 
 static void collect_done(DmemVirt *v, DmemVm *vm, DmemJob *job)
@@ -363,11 +384,58 @@ static void collect_done(DmemVirt *v, DmemVm *vm, DmemJob *job)
 		/* The next list drops it, or it comes back as a new boot. */
 		g_debug("%s: vanished while being read", vm->name);
 		vm->live_stale = TRUE;
-	} else if (vm) {
-		merge(vm, c);
+	} else if (vm && merge(vm, c) && c->peek && vm->decided &&
+		   dmem_policy_needs_cycle(&vm->decision, &vm->stats) && v->wake) {
+		g_debug("%s: demand rose between cycles: deciding now", vm->name);
+		v->wake(v->wake_data);
 	}
-	if (c->gen == v->collect_gen && v->collecting && --v->collecting == 0)
+	if (!c->peek && c->gen == v->collect_gen && v->collecting && --v->collecting == 0)
 		collection_finish(v);
+}
+
+/* ---- between cycles ----------------------------------------------------- */
+
+/*
+ * A guest's statistics arrive once per stats period (QEMU asks for them on
+ * its own timer); a cycle a second that is not in step with them sees them
+ * up to a period late. Peeking at each managed guest's statistics around
+ * the time they are due finds them within DMEM_PEEK_MS: a few light reads
+ * per VM and period, none while its stats are not due. Until a peek has
+ * seen fresh ones (after a cycle did), when they are due is not known:
+ * peek from a little after then, which finds the next ones.
+ */
+static gboolean peek_due(const DmemVm *vm, gint64 now_us)
+{
+	gint64 since = now_us - vm->stats_fresh_us;
+	gint64 from = vm->stats_fresh_by_peek ?
+		      vm->stats_period_us - DMEM_PEEK_LEAD_MS * 1000 :
+		      DMEM_PEEK_LEAD_MS * 1000;
+
+	return vm->decided && !vm->job && vm->have_stats &&
+	       vm->state == VIR_DOMAIN_RUNNING &&
+	       vm->input.enabled && !vm->input.unmanaged_reason &&
+	       since >= from && since <= DMEM_PEEK_GIVE_UP_MS * 1000;
+}
+
+void dmem_virt_peek(DmemVirt *v, gint64 now_us)
+{
+	GHashTableIter it;
+	gpointer value;
+
+	if (!v->conn || v->stopping)
+		return;
+	g_hash_table_iter_init(&it, v->vms);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		DmemVm *vm = value;
+		Collect *c;
+
+		if (!peek_due(vm, now_us))
+			continue;
+		c = g_new0(Collect, 1);
+		c->peek = TRUE;
+		c->submitted_us = now_us;
+		dmem_job_submit(v, vm, collect_run, collect_done, c, collect_free);
+	}
 }
 
 /* ---- the collection ----------------------------------------------------- */

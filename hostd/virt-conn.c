@@ -71,11 +71,26 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event,
 static int on_balloon(virConnectPtr conn, virDomainPtr dom,
 		      unsigned long long actual_kib, void *opaque)
 {
-	DmemVm *vm = vm_of(opaque, dom);
+	DmemVirt *v = opaque;
+	DmemVm *vm = vm_of(v, dom);
 
-	if (vm) {
-		vm->actual_kib = actual_kib;
-		vm->actual_reported = TRUE;
+	if (!vm)
+		return 0;
+	/*
+	 * Above what dmemd asked for and risen: the guest deflated on its
+	 * own (out of memory, DEFLATE_ON_OOM). It is short now: decide at
+	 * once.
+	 */
+	gboolean deflated = vm->target_known && !vm->apply_pending &&
+			    actual_kib > vm->actual_kib &&
+			    actual_kib > vm->target_kib + DMEM_BALLOON_TOLERANCE_KIB;
+
+	vm->actual_kib = actual_kib;
+	vm->actual_reported = TRUE;
+	if (deflated && v->wake) {
+		g_debug("%s: the guest deflated its balloon on its own: deciding now",
+			vm->name);
+		v->wake(v->wake_data);
 	}
 	return 0;
 }

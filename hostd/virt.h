@@ -50,6 +50,17 @@
  * share of the interval (VMs that did not answer are decided on the facts
  * they last gave, and reported once their call is overdue). */
 #define DMEM_COLLECT_WAIT_PERCENT	40
+/*
+ * Between cycles, each managed guest's statistics are read again every
+ * DMEM_PEEK_MS from DMEM_PEEK_LEAD_MS before they are due (the guest's
+ * stats period after the last fresh ones) until they are fresh, and not
+ * after DMEM_PEEK_GIVE_UP_MS without any: fresh ones that show demand
+ * rising start a cycle at once, at most one per DMEM_WAKE_GAP_MS.
+ */
+#define DMEM_PEEK_MS			50
+#define DMEM_PEEK_LEAD_MS		100
+#define DMEM_PEEK_GIVE_UP_MS		3000
+#define DMEM_WAKE_GAP_MS		200
 
 typedef struct DmemJob DmemJob;
 
@@ -98,6 +109,14 @@ typedef struct {
 	guint64 disk_read_bytes, disk_write_bytes;
 	DmemGuestStats stats;
 	gboolean have_stats;
+	/*
+	 * When the guest's statistics last changed, as first seen (by a
+	 * peek between cycles: within DMEM_PEEK_MS of their arrival), and
+	 * the guest's stats period as the peeks measure it.
+	 */
+	gint64 stats_fresh_us;
+	gboolean stats_fresh_by_peek;
+	gint64 stats_period_us;
 
 	/*
 	 * The balloon target. libvirt does not report it, so this is what
@@ -160,6 +179,10 @@ typedef struct {
 	guint collect_deadline;		/* GSource */
 	void (*collected)(gpointer data);
 	gpointer collected_data;
+
+	/* Asks for a cycle now: a guest's demand rose between cycles. */
+	void (*wake)(gpointer data);
+	gpointer wake_data;
 } DmemVirt;
 
 /* virt-conn.c */
@@ -218,6 +241,12 @@ void dmem_jobs_watch(DmemVirt *v, gint64 now_us);
  */
 gboolean dmem_virt_collect(DmemVirt *v, gint64 now_us, guint interval_ms,
 			   void (*done)(gpointer data), gpointer data);
+/*
+ * Between cycles (every DMEM_PEEK_MS): read the statistics of the managed
+ * guests whose fresh ones are due; fresh ones that call for a cycle
+ * (dmem_policy_needs_cycle()) call v->wake.
+ */
+void dmem_virt_peek(DmemVirt *v, gint64 now_us);
 /* The running VMs, sorted by name (a new array; the VMs are borrowed). */
 GPtrArray *dmem_virt_vms(DmemVirt *v);
 void dmem_vm_free(DmemVm *vm);
