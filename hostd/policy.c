@@ -293,9 +293,22 @@ static void reserve_shares(DmemVmDecision *out, const DmemClaim *c, const gsize 
 
 /* ---- step 5: statuses and totals ---------------------------------------- */
 
+/* "at maximum 2048 MiB", or growing to it; the reachable one says why. */
+static const char *maximum_text(const DmemVmInput *vm, const DmemVmDecision *d,
+				char *buf, gsize size)
+{
+	g_snprintf(buf, size, "%s " MIB_FMT "%s",
+		   sat_add(vm->assigned_kib, DMEM_GROW_MIN_KIB) >= d->max_kib ?
+		   "at maximum" : "growing to its maximum", MIB(d->max_kib),
+		   d->max_kib < vm->maximum_kib ?
+		   " (what its live size and free DIMM slots allow)" : "");
+	return buf;
+}
+
 static void flexible_status(const DmemVmInput *vm, DmemVmDecision *d)
 {
 	dmem_kib_t assigned = vm->assigned_kib;
+	char max[DMEM_REASON_MAX];
 
 	/* A cache probe holds it below its demand on purpose. */
 	if (d->probing) {
@@ -304,18 +317,20 @@ static void flexible_status(const DmemVmInput *vm, DmemVmDecision *d)
 			   "whether its disk reads rise", MIB(d->probe_step_kib));
 		return;
 	}
-	/* Within DMEM_GROW_MIN_KIB of the ideal is on it: no smaller rise
-	 * is ever made. */
-	if (assigned >= d->ideal_kib ||
-	    d->ideal_kib - assigned < DMEM_GROW_MIN_KIB) {
+	/*
+	 * Within DMEM_GROW_MIN_KIB of the ideal is on it: no smaller rise
+	 * is ever made. Not when the ideal was clamped to the maximum below
+	 * a demand it does not meet: that is short.
+	 */
+	if ((assigned >= d->ideal_kib || d->ideal_kib - assigned < DMEM_GROW_MIN_KIB) &&
+	    !(d->demand_kib > d->max_kib && sat_add(assigned, DMEM_GROW_MIN_KIB) <= d->demand_kib)) {
 		d->status = DMEM_STATUS_OK;
 		set_reason(d, "has its ideal");
 	} else if (assigned >= d->demand_kib) {
 		d->status = DMEM_STATUS_LOW;
 		if (d->ideal_kib > d->max_kib)
-			set_reason(d, "ideal " MIB_FMT " out of reach: live size and "
-				   "free DIMM slots allow " MIB_FMT,
-				   MIB(d->ideal_kib), MIB(d->max_kib));
+			set_reason(d, "%s: ideal " MIB_FMT " out of reach",
+				   maximum_text(vm, d, max, sizeof(max)), MIB(d->ideal_kib));
 		else if (d->allocation_kib < d->ideal_kib)
 			set_reason(d, "buffer cut: the pool is short");
 		else if (d->held_at_share)
@@ -327,8 +342,8 @@ static void flexible_status(const DmemVmInput *vm, DmemVmDecision *d)
 	} else {
 		d->status = DMEM_STATUS_WARNING;
 		if (d->demand_kib > d->max_kib)
-			set_reason(d, "demand " MIB_FMT " exceeds its reachable maximum "
-				   MIB_FMT, MIB(d->demand_kib), MIB(d->max_kib));
+			set_reason(d, "%s: demand " MIB_FMT " exceeds it",
+				   maximum_text(vm, d, max, sizeof(max)), MIB(d->demand_kib));
 		else if (d->allocation_kib < d->demand_kib)
 			set_reason(d, "demand " MIB_FMT " not met: the pool is short",
 				   MIB(d->demand_kib));

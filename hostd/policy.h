@@ -317,12 +317,15 @@ typedef struct {
 	 * Since when a surplus over the allocation has lasted with demand
 	 * not rising; 0: none. The lowest demand since then is what a rise
 	 * is measured from; the highest goal since then is as far as the
-	 * delay lets the VM shrink (a surplus that appeared later has not
-	 * lasted it).
+	 * delay lets the VM shrink. A goal that fell further later is a
+	 * newer surplus with a clock of its own (since when, its highest
+	 * goal; 0: none), which takes over once the older one is taken.
 	 */
 	gint64 surplus_since_us;
 	dmem_kib_t surplus_demand_kib;
 	dmem_kib_t surplus_goal_kib;
+	gint64 surplus_next_since_us;
+	dmem_kib_t surplus_next_goal_kib;
 
 	/* Balloon progress: since when it has not moved toward its target. */
 	gint64 stuck_since_us;	/* 0: at target */

@@ -47,10 +47,11 @@ dmem_kib_t dmem_held_with(const DmemTargetVm *t, dmem_kib_t target,
  * within a cycle as well as a slow creep over several, and ignores noise.
  * The surplus is shrunk once demand has been flat (or falling) for
  * shrink_delay_s, and only as much of it as lasted that long: down to the
- * highest goal since the clock started. A surplus that appeared later (the
- * workload ended while a DIMM's rounding waited out its delay) starts its
- * own clock once that much is taken. Contention does not wait for the
- * clock at all.
+ * highest goal since the clock started. A goal that fell further later
+ * (the workload ended while a DIMM's rounding waited out its delay, or in
+ * two samples) is a newer surplus: its clock starts when it appears and
+ * takes over once the older surplus is taken. Contention does not wait
+ * for the clock at all.
  */
 static gboolean demand_rose(dmem_kib_t now, dmem_kib_t ref)
 {
@@ -73,6 +74,7 @@ static void surplus_clock_start(const DmemHostInput *h, DmemVmState *st,
 	st->surplus_since_us = h->now_us;
 	st->surplus_demand_kib = d->demand_kib;
 	st->surplus_goal_kib = goal;
+	st->surplus_next_since_us = 0;
 }
 
 static void surplus_clock(const DmemHostInput *h, DmemVmState *st,
@@ -87,7 +89,29 @@ static void surplus_clock(const DmemHostInput *h, DmemVmState *st,
 		return;
 	}
 	st->surplus_demand_kib = MIN(st->surplus_demand_kib, d->demand_kib);
-	st->surplus_goal_kib = MAX(st->surplus_goal_kib, goal);
+	if (sat_add(goal, DMEM_SHRINK_MIN_KIB) > st->surplus_goal_kib) {
+		/* The older surplus; a newer one that came back did not last. */
+		st->surplus_goal_kib = MAX(st->surplus_goal_kib, goal);
+		st->surplus_next_since_us = 0;
+	} else if (!st->surplus_next_since_us) {
+		st->surplus_next_since_us = h->now_us;
+		st->surplus_next_goal_kib = goal;
+	} else {
+		st->surplus_next_goal_kib = MAX(st->surplus_next_goal_kib, goal);
+	}
+}
+
+/* The older surplus is taken: the newer one's clock, or a new one. */
+static void surplus_clock_next(const DmemHostInput *h, DmemVmState *st,
+			       const DmemVmDecision *d, dmem_kib_t goal)
+{
+	if (!st->surplus_next_since_us) {
+		surplus_clock_start(h, st, d, goal);
+		return;
+	}
+	st->surplus_since_us = st->surplus_next_since_us;
+	st->surplus_goal_kib = st->surplus_next_goal_kib;
+	st->surplus_next_since_us = 0;
 }
 
 /* Lower @cur toward @goal by at most one step. */
@@ -133,7 +157,7 @@ void dmem_targets_shrink(const DmemPolicyParams *p, const DmemHostInput *h,
 
 		/* What lasted the delay is taken: a newer surplus waits its own. */
 		if (sat_add(st->surplus_goal_kib, DMEM_SHRINK_MIN_KIB) > t->cur)
-			surplus_clock_start(h, st, d, goal);
+			surplus_clock_next(h, st, d, goal);
 		waited_s = (h->now_us - st->surplus_since_us) / G_USEC_PER_SEC;
 		if (waited_s < (gint64)p->shrink_delay_s) {
 			d->shrink_delayed = TRUE;

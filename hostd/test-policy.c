@@ -147,6 +147,40 @@ static void test_greedy_guest_bounded(void)
 	g_assert_cmpuint(s.vm[a].target_kib + s.vm[b].target_kib, <=, GiB(12));
 }
 
+/*
+ * A guest that asks for more than its maximum never gets more, and its
+ * status says why: Warning, at maximum (the reachable one: slots run out).
+ */
+static void test_at_maximum(void)
+{
+	Sim s;
+	gsize a, b;
+
+	sim_init(&s, GiB(64));
+	a = sim_add(&s, vm_new("big", GiB(1), GiB(2), GiB(3)));
+	b = sim_add(&s, vm_new("slots", GiB(1), GiB(4), GiB(3)));
+	s.vm[b].free_slots = 2;		/* 1 GiB + two 256 MiB DIMMs */
+	for (int i = 0; i <= 30; i++) {
+		/* Full, and faulting its pages back in: short. */
+		for (gsize v = 0; v < s.n; v++) {
+			sim_use(&s, v, GiB(3));
+			s.vm[v].stats.major_faults += 20000;
+		}
+		if (i < 30)
+			sim_cycle(&s);
+	}
+	sim_decide(&s);
+	/* Demand: all it has, plus the pressure of its faults (at most
+	 * 15 % of its total: 311 MiB of 2 GiB). */
+	g_assert_cmpuint(s.vm[a].target_kib, ==, GiB(2));
+	g_assert_cmpint(s.d[a].status, ==, DMEM_STATUS_WARNING);
+	g_assert_cmpstr(s.d[a].reason, ==, "at maximum 2048 MiB: demand 2359 MiB exceeds it");
+	g_assert_cmpuint(s.vm[b].target_kib, ==, MiB(1536));
+	g_assert_cmpint(s.d[b].status, ==, DMEM_STATUS_WARNING);
+	g_assert_cmpstr(s.d[b].reason, ==, "at maximum 1536 MiB (what its live size and free "
+			"DIMM slots allow): demand 1847 MiB exceeds it");
+}
+
 static void test_stuck_balloon(void)
 {
 	Sim s;
@@ -1375,6 +1409,7 @@ int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/policy/guest-overhead", test_guest_overhead);
+	g_test_add_func("/policy/at-maximum", test_at_maximum);
 	g_test_add_func("/policy/held/no-driver", test_no_driver);
 	g_test_add_func("/policy/held/stale-stats", test_stale_stats);
 	g_test_add_func("/policy/held/garbage-stats", test_garbage_stats);

@@ -15,7 +15,7 @@ set -uo pipefail
 source "$(dirname "$0")/lib/dmemd.sh"
 
 OUT=${DMEM_DEMO_OUT:-$DMEM_TOP/tests/build/demo}
-WORK_MIB=1000 STEP_MIB=50 STEP_MS=1000 HOLD_S=20 DELAY_S=20
+WORK_MIB=1000 STEP_MIB=50 STEP_MS=1000 HOLD_S=30 DELAY_S=20
 mkdir -p "$OUT" || bail "cannot create $OUT"
 DAT=$OUT/demo.dat PNG=$OUT/demo.png
 
