@@ -9,28 +9,13 @@
 # and holds less. No OOM kill, guest kernel logs clean.
 set -uo pipefail
 source "$(dirname "$0")/../lib/dmemd.sh"
+source "$(dirname "$0")/../lib/cache-workload.sh"
 
 SET_MIB=400
 dmemd_init
 interval_ms=500 shrink_delay_s=600 cache_probe_s=5 cache_reprobe_s=30 \
 	host_pool_mib=4096 dmemd_config
 
-loop_start() {
-	vm_exec "$1" "[ -e /tmp/hold.pid ] || { sleep 100000 </dev/vda >/dev/null 2>&1 & echo \$! >/tmp/hold.pid; }; (while :; do dd if=/dev/vda of=/dev/null bs=1M count=$SET_MIB 2>/dev/null; sleep 1; done) >/dev/null 2>&1 & echo \$! >/tmp/loop.pid" >/dev/null
-}
-loop_stop() { vm_exec "$1" 'kill $(cat /tmp/loop.pid)' >/dev/null; }
-cached_mib() {
-	vm_exec "$1" 'cat /proc/meminfo' |
-		awk '$1 == "Buffers:" || $1 == "Cached:" { s += $2 } END { print int(s / 1024) }'
-}
-rd_bytes() { vm_virsh domblkstat "$(vm_dom "$1")" vda | awk '$2 == "rd_bytes" {print $3}'; }
-read_rate() {
-	local a b
-	a=$(rd_bytes "$1"); sleep "$2"; b=$(rd_bytes "$1")
-	echo $(((b - a) / 1024 / $2))
-}
-size_mib() { echo $(($(vm_balloon_kib "$1" actual) / 1024)); }
-oom_kills() { vm_exec "$1" 'dmesg | grep -c "Killed process"'; }
 # One line per VM of what dmemd and the guest say, for the log.
 trace() {
 	local v
