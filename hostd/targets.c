@@ -165,6 +165,8 @@ void dmem_targets_shrink(const DmemPolicyParams *p, const DmemHostInput *h,
 			return;
 		}
 		goal = MAX(goal, st->surplus_goal_kib);
+		if (goal >= t->cur)
+			return;
 	}
 	d->target_kib = step_down(p, t->cur, goal, d);
 }
