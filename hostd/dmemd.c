@@ -54,6 +54,7 @@ typedef struct {
 	guint cycle_source;
 	guint peek_source;	/* fresh statistics between cycles */
 	guint wake_source;	/* a cycle asked for between cycles */
+	gboolean wake_after;	/* ... while one was collecting */
 	int exit_status;
 
 	DmemVirt *virt;
@@ -310,6 +311,8 @@ static void log_overcommit(Dmemd *d, const DmemPoolDecision *pool)
 }
 
 /* The facts are in: decide, act, publish. */
+static void on_wake(gpointer user_data);
+
 static void on_collected(gpointer data)
 {
 	Dmemd *d = data;
@@ -377,15 +380,29 @@ static void on_collected(gpointer data)
 		vm->policy = st[i];
 		vm->decision = out[i];
 		log_status_change(vm, vm->decided, old);
+		if (!g_log_writer_default_would_drop(G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN))
+			g_debug("%s: %s, assigned %" G_GUINT64_FORMAT " target %" G_GUINT64_FORMAT
+				" ideal %" G_GUINT64_FORMAT " allocation %" G_GUINT64_FORMAT
+				" KiB, stats %" G_GINT64_FORMAT " s old: %s", vm->name,
+				dmem_status_name(vm->decision.status), vm->input.assigned_kib,
+				vm->decision.target_kib, vm->decision.ideal_kib,
+				vm->decision.allocation_kib,
+				vm->have_stats ? host.now_real_s - vm->stats.last_update_s : -1,
+				vm->decision.reason);
 		vm->decided = TRUE;
 		dmem_virt_apply(d->virt, vm, d->cfg.dimm_size_kib, now_us, d->dry_run);
 	}
 	d->cycle_us = g_get_monotonic_time() - d->cycle_start_us;
 	publish(d, vms, &params, &pool, avail);
+	/* Fresh statistics that came in while this cycle collected. */
+	if (d->wake_after) {
+		d->wake_after = FALSE;
+		on_wake(d);
+	}
 }
 
 /* One cycle: collect, then (on_collected) decide, act, publish. */
-static void run_cycle(Dmemd *d)
+static void run_cycle(Dmemd *d, gboolean relist)
 {
 	DmemPolicyParams params;
 
@@ -395,7 +412,7 @@ static void run_cycle(Dmemd *d)
 		g_source_remove(d->wake_source);
 		d->wake_source = 0;
 	}
-	if (!dmem_virt_collect(d->virt, d->cycle_start_us, d->cfg.interval_ms,
+	if (!dmem_virt_collect(d->virt, d->cycle_start_us, d->cfg.interval_ms, relist,
 			       on_collected, d)) {
 		dmem_policy_params_from_config(&params, &d->cfg);
 		publish(d, NULL, &params, NULL, host_available(d));
@@ -404,13 +421,13 @@ static void run_cycle(Dmemd *d)
 
 static gboolean on_cycle(gpointer user_data)
 {
-	run_cycle(user_data);
+	run_cycle(user_data, TRUE);
 	return G_SOURCE_CONTINUE;
 }
 
 static gboolean on_first_cycle(gpointer user_data)
 {
-	run_cycle(user_data);
+	run_cycle(user_data, TRUE);
 	return G_SOURCE_REMOVE;
 }
 
@@ -423,8 +440,8 @@ static void schedule_cycle(Dmemd *d)
 
 /*
  * A guest's demand rose between cycles (virt-collect.c peeks at fresh
- * statistics): decide now, and count the interval from here. A cycle that
- * is collecting decides on the fresh statistics anyway.
+ * statistics): decide now. A cycle that is collecting may decide without
+ * them (its deadline): one more follows it.
  */
 static gboolean on_wake_due(gpointer user_data);
 
@@ -433,7 +450,12 @@ static void on_wake(gpointer user_data)
 	Dmemd *d = user_data;
 	gint64 since_us = g_get_monotonic_time() - d->cycle_start_us;
 
-	if (d->virt->collected || d->wake_source)
+	if (d->virt->collected) {
+		/* It may have decided without them: once more after it. */
+		d->wake_after = TRUE;
+		return;
+	}
+	if (d->wake_source)
 		return;
 	if (since_us < DMEM_WAKE_GAP_MS * 1000) {
 		/* The last cycle began just before: this one a little later. */
@@ -441,8 +463,9 @@ static void on_wake(gpointer user_data)
 					       on_wake_due, d);
 		return;
 	}
-	run_cycle(d);
-	schedule_cycle(d);
+	/* On the VMs of the last list: no call on the main loop. The
+	 * cycles every interval go on as they were. */
+	run_cycle(d, FALSE);
 }
 
 static gboolean on_wake_due(gpointer user_data)

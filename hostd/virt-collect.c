@@ -575,7 +575,7 @@ static void refresh_inactive(DmemVirt *v, gint64 now_us)
 	v->inactive_at_us = now_us;
 }
 
-gboolean dmem_virt_collect(DmemVirt *v, gint64 now_us, guint interval_ms,
+gboolean dmem_virt_collect(DmemVirt *v, gint64 now_us, guint interval_ms, gboolean relist,
 			   void (*done)(gpointer data), gpointer data)
 {
 	gint64 period_us = (gint64)DMEM_XML_REFRESH_S * G_USEC_PER_SEC;
@@ -584,7 +584,7 @@ gboolean dmem_virt_collect(DmemVirt *v, gint64 now_us, guint interval_ms,
 
 	if (!v->conn)
 		return FALSE;
-	if (!virConnectIsAlive(v->conn)) {
+	if (relist && !virConnectIsAlive(v->conn)) {
 		dmem_virt_lost(v, "the connection is dead");
 		return FALSE;
 	}
@@ -592,9 +592,11 @@ gboolean dmem_virt_collect(DmemVirt *v, gint64 now_us, guint interval_ms,
 		/* The last collection is still waiting: decide on it now. */
 		collection_finish(v);
 	}
-	if (!list_running(v))
-		return FALSE;
-	refresh_inactive(v, now_us);
+	if (relist) {
+		if (!list_running(v))
+			return FALSE;
+		refresh_inactive(v, now_us);
+	}
 
 	v->collect_gen++;
 	v->collected = done;

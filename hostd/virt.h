@@ -235,11 +235,13 @@ void dmem_jobs_watch(DmemVirt *v, gint64 now_us);
 
 /* virt-collect.c */
 /*
- * List the running domains and start a collect job for each VM that has no
- * job in flight; @done runs on the main loop once all are back or the
- * collect deadline passed. FALSE (and no call) when not connected.
+ * List the running domains (with @relist; without, the last list stands:
+ * a cycle between cycles makes no call on the main loop) and start a
+ * collect job for each VM that has no job in flight; @done runs on the
+ * main loop once all are back or the collect deadline passed. FALSE (and
+ * no call) when not connected.
  */
-gboolean dmem_virt_collect(DmemVirt *v, gint64 now_us, guint interval_ms,
+gboolean dmem_virt_collect(DmemVirt *v, gint64 now_us, guint interval_ms, gboolean relist,
 			   void (*done)(gpointer data), gpointer data);
 /*
  * Between cycles (every DMEM_PEEK_MS): read the statistics of the managed
