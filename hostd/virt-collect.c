@@ -164,7 +164,9 @@ static void read_stats(DmemJob *job, Collect *c)
 	 * libvirt skips what would wait for it, instead of waiting.
 	 */
 	dmem_job_calling(job, "reading statistics");
-	n = virDomainListGetStats(doms, VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_BALLOON |
+	/* A peek wants the guest's statistics only (and the balloon's). */
+	n = virDomainListGetStats(doms, c->peek ? VIR_DOMAIN_STATS_BALLOON :
+				  VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_BALLOON |
 				  VIR_DOMAIN_STATS_BLOCK,
 				  &records, VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
 	if (n < 0) {
@@ -324,7 +326,8 @@ static gboolean merge(DmemVm *vm, Collect *c)
 	gboolean fresh = FALSE;
 
 	if (c->stats_ok) {
-		vm->state = c->state;
+		if (!c->peek)
+			vm->state = c->state;
 		if (c->actual_reported)
 			vm->actual_kib = c->actual_kib;
 		vm->actual_reported = c->actual_reported;
