@@ -25,17 +25,20 @@ vm_define r startup=512 max=2048 slots=8
 vm_start r
 dom=$(vm_dom r)
 dmemctl set "$dom" --minimum 256M >/dev/null || bail "dmemctl set failed"
-vm_exec r 'memhog -m 96 >/dev/null 2>&1 &' >/dev/null
+vm_exec r 'memhog -m 96 -p /tmp/base.pid >/dev/null 2>&1 &' >/dev/null
 sleep 3
 dmemd_start
 sleep 3
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-# memstat: "actual available" in KiB, as the host sees them now.
+# memstat: "actual usable" in KiB, as the host sees them now: the balloon,
+# and the guest's MemAvailable from its last statistics (libvirt's
+# "available" is the guest's MemTotal).
 memstat() {
 	vm_virsh dommemstat "$dom" |
-		awk '$1 == "actual" {a = $2} $1 == "available" {v = $2} END {print a + 0, v + 0}'
+		awk '$1 == "actual" {a = $2} $1 == "usable" {v = $2} END {print a + 0, v + 0}'
 }
+oom_deflations() { vm_exec r 'cat /sys/bus/virtio/drivers/dmem_balloon/virtio*/dmem/oom_deflations'; }
 # log_ms TEXT AFTER_MS: the time (ms since the epoch) of the first line of
 # dmemd's log after AFTER_MS that contains TEXT; empty if none.
 log_ms() {
@@ -48,10 +51,11 @@ log_ms() {
 		done
 }
 
-printf '%-4s %-8s %10s %10s %10s %10s\n' step via stats dmemd actual total
+printf '%-4s %-12s %10s %10s %10s %10s\n' step via stats dmemd actual total
 results=()
 for step in $(seq 1 "$STEPS"); do
 	read -r base avail0 < <(memstat)
+	ooms0=$(oom_deflations)
 	t0=$(now_ms)
 	vm_exec r "memhog -m $STEP_MIB -t 600 -p /tmp/step.pid >/dev/null 2>&1 &" >/dev/null
 	t_stats= t_rise=
@@ -66,16 +70,23 @@ for step in $(seq 1 "$STEPS"); do
 	t_act=${t_dimm:-$(log_ms "balloon target" "$t0")}
 	via=balloon
 	[ -n "$t_dimm" ] && via=DIMM
+	# A guest that gave itself memory back (out of memory) before dmemd
+	# acted is not dmemd's reaction: say so.
+	[ "$(oom_deflations)" != "$ooms0" ] && via="$via+OOM"
 	t_stats=${t_stats:-$t_rise}
 	t_act=${t_act:-$t_rise}
-	printf '%-4s %-8s %8d ms %8d ms %8d ms %8d ms\n' "$step" "$via" \
+	printf '%-4s %-12s %8d ms %8d ms %8d ms %8d ms\n' "$step" "$via" \
 		$((t_stats - t0)) $((t_act - t_stats)) $((t_rise - t_act)) $((t_rise - t0))
 	results+=("$((t_rise - t0)) $via")
-	# The workload ends; dmemd shrinks the VM back after its delay.
-	vm_exec r 'kill $(cat /tmp/step.pid)' >/dev/null
-	back() { [ "$(($(memstat | cut -d' ' -f1) / 1024))" -lt 450 ]; }
-	vm_wait 30 back || bail "step $step: the VM was not shrunk back"
-	sleep 2
+	# The workload ends; dmemd shrinks the VM back after its delay, and
+	# the next step starts from a VM that stands still.
+	vm_exec r 'kill $(cat /tmp/step.pid); while pidof memhog >/dev/null && [ "$(pidof memhog)" != "$(cat /tmp/base.pid)" ]; do sleep 0.1; done' >/dev/null
+	back() {
+		local a b
+		a=$(memstat | cut -d' ' -f1); sleep 2; b=$(memstat | cut -d' ' -f1)
+		[ "$a" = "$b" ] && [ "$((b / 1024))" -lt 450 ]
+	}
+	vm_wait 40 back || bail "step $step: the VM was not shrunk back"
 done
 
 printf '%s\n' "${results[@]}" | sort -n | awk -v n="$STEPS" '
