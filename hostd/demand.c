@@ -113,6 +113,12 @@ gboolean dmem_demand_compute(const DmemPolicyParams *p, const DmemHostInput *h,
 							  DMEM_GUEST_OVERHEAD_MAX_PERCENT));
 		st->overhead_ref_kib = vm->assigned_kib;
 		st->pressure_kib = pressure_from_sample(s, st, s->total_kib);
+		/* bounded by total_max: no overflow */
+		st->rise_kib_per_s = st->sample_s && s->last_update_s > st->sample_s &&
+				     s->total_kib - s->available_kib > st->used_kib ?
+				     (s->total_kib - s->available_kib - st->used_kib) /
+				     (dmem_kib_t)(s->last_update_s - st->sample_s) : 0;
+		st->used_kib = s->total_kib - s->available_kib;
 		st->sample_s = s->last_update_s;
 		st->swap_in_kib = s->swap_in_kib;
 		st->major_faults = s->major_faults;
@@ -180,9 +186,10 @@ static void floor_target(const DmemVmInput *vm, DmemVmDecision *d)
 	d->floor_target_kib = in_use + floor_kib;
 }
 
-void dmem_demand_ideal(const DmemVmInput *vm, DmemVmDecision *d)
+void dmem_demand_ideal(const DmemVmInput *vm, const DmemVmState *st, DmemVmDecision *d)
 {
 	dmem_kib_t buffered = sat_add(d->demand_kib, percent_of(d->demand_kib, buffer_of(vm)));
+	dmem_kib_t ahead = sat_add(d->demand_kib, bound(st->rise_kib_per_s) * DMEM_AHEAD_S);
 
 	floor_target(vm, d);
 	d->ideal_kib = MAX(buffered, d->floor_target_kib);
@@ -193,6 +200,10 @@ void dmem_demand_ideal(const DmemVmInput *vm, DmemVmDecision *d)
 	/* The floor decided unless the buffer or a bound did. */
 	d->ideal_at_floor = d->ideal_kib == d->floor_target_kib &&
 			    d->floor_target_kib > buffered;
+	d->ahead_kib = d->ideal_kib;
+	if (st->rise_kib_per_s >= DMEM_AHEAD_MIN_KIB_PER_S)
+		d->ahead_kib = clamp_kib(sat_add(ahead, percent_of(ahead, buffer_of(vm))),
+					 d->ideal_kib, MAX(bound(vm->maximum_kib), d->min_kib));
 }
 
 /*

@@ -247,9 +247,11 @@ char *dmem_policy_explain(const DmemPolicyParams *p, const DmemVmInput *vm,
 	else if (d->growth_limited)
 		g_string_append(s, "  growing as other VMs give memory back\n");
 	if (d->dimms)
-		appendf(s, "  hot-add: %u DIMM%s of " MIB_FMT "\n",
+		appendf(s, "  hot-add: %u DIMM%s of " MIB_FMT "%s\n",
 			d->dimms, d->dimms == 1 ? "" : "s",
-			MIB(p->dimm_size_kib));
+			MIB(p->dimm_size_kib), d->dimm_ahead ?
+			", ahead of need: demand is rising fast enough to need it "
+			"within a second" : "");
 	if (d->hotadd_fill_kib)
 		appendf(s, "  the guest keeps the whole new size: " MIB_FMT
 			" above the allocation, returned once "
@@ -298,6 +300,7 @@ static const struct {
 	{ DMEM_DECISION_GROWING, G_STRUCT_OFFSET(DmemVmDecision, growing) },
 	{ DMEM_DECISION_SHRINK_AT_ONCE, G_STRUCT_OFFSET(DmemVmDecision, shrink_at_once) },
 	{ DMEM_DECISION_PROBING, G_STRUCT_OFFSET(DmemVmDecision, probing) },
+	{ DMEM_DECISION_DIMM_AHEAD, G_STRUCT_OFFSET(DmemVmDecision, dimm_ahead) },
 };
 
 #define FLAG_FIELD(d, i) G_STRUCT_MEMBER(gboolean, (d), decision_flags[i].offset)

@@ -73,6 +73,7 @@ dmem_kib_t dmem_hotadd_plan(const DmemPolicyParams *p, const DmemTargetVm *g,
 	g_autofree guint *want = g_new0(guint, MAX(n, 1));
 	g_autofree guint *k = g_new0(guint, MAX(n, 1));
 	g_autofree dmem_kib_t *held = g_new0(dmem_kib_t, MAX(n, 1));
+	g_autofree gboolean *ahead = g_new0(gboolean, MAX(n, 1));
 	dmem_kib_t dimm = p->dimm_size_kib;
 
 	if (!dimm)
@@ -80,6 +81,17 @@ dmem_kib_t dmem_hotadd_plan(const DmemPolicyParams *p, const DmemTargetVm *g,
 	for (gsize j = 0; j < n; j++) {
 		const DmemVmDecision *d = &out[g[j].i];
 		dmem_kib_t goal = MIN(d->allocation_kib, d->max_kib);
+
+		/*
+		 * Rising fast: the DIMM it is about to need, now, while there
+		 * is free room (not what others are owed: the room left after
+		 * the pool's sharing is all it can take).
+		 */
+		if (d->allocation_kib >= d->ideal_kib && d->ahead_kib > goal &&
+		    goal <= g[j].live && MIN(d->ahead_kib, d->max_kib) > g[j].live) {
+			goal = MIN(d->ahead_kib, d->max_kib);
+			ahead[j] = TRUE;
+		}
 
 		/* Only a VM whose target already reached its live size (and
 		 * not above it: libvirt never reports that, but if it did,
@@ -124,6 +136,7 @@ dmem_kib_t dmem_hotadd_plan(const DmemPolicyParams *p, const DmemTargetVm *g,
 		if (!k[j])
 			continue;
 		d->dimms = k[j];
+		d->dimm_ahead = ahead[j];
 		d->target_kib = target_after(p, &g[j], d, k[j]);
 		d->hotadd_fill_kib = sat_sub(d->target_kib, d->allocation_kib);
 	}

@@ -80,7 +80,7 @@ void dmem_demand_io(const DmemHostInput *h, const DmemVmInput *vm, DmemVmState *
 
 /* The floor target and the ideal of a VM whose demand is known; needs
  * d->min_kib and d->max_kib. */
-void dmem_demand_ideal(const DmemVmInput *vm, DmemVmDecision *d);
+void dmem_demand_ideal(const DmemVmInput *vm, const DmemVmState *st, DmemVmDecision *d);
 
 /* ---- cache.c ------------------------------------------------------------ */
 

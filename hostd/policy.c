@@ -187,7 +187,7 @@ static VmClass classify(const DmemPolicyParams *p, const DmemHostInput *h,
 	}
 	dmem_cache_update(p, h, vm, st, d);
 	d->demand_kib = sat_add(d->demand_kib, d->hot_cache_kib);
-	dmem_demand_ideal(vm, d);
+	dmem_demand_ideal(vm, st, d);
 	if (balloon_stuck(h, vm, st, d, &stuck_s)) {
 		d->status = DMEM_STATUS_UNRESPONSIVE;
 		set_reason(d, "balloon stuck at " MIB_FMT ", target " MIB_FMT
@@ -289,6 +289,17 @@ static void reserve_shares(DmemVmDecision *out, const DmemClaim *c, const gsize 
 
 		t[flex[k]].limit = MAX(share[k], sat_add(t[flex[k]].held, sat_sub(room, others)));
 	}
+}
+
+/*
+ * Rising fast, at its live size, with its allocation, on a pool with room:
+ * the grow path hot-adds the DIMM it is about to need (hotadd.c).
+ */
+static gboolean ahead(const DmemVmDecision *d, const DmemTargetVm *t,
+		      const DmemPoolDecision *pool)
+{
+	return !pool->contention && d->allocation_kib >= d->ideal_kib &&
+	       t->cur >= t->live && MIN(d->ahead_kib, d->max_kib) > t->live;
 }
 
 /* ---- step 5: statuses and totals ---------------------------------------- */
@@ -560,7 +571,8 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 
 		if (t[i].pending)
 			out[i].target_kib = t[i].cur;	/* the last one first */
-		else if (out[i].allocation_kib > t[i].cur && !out[i].probing)
+		else if ((out[i].allocation_kib > t[i].cur || ahead(&out[i], &t[i], &pool)) &&
+			 !out[i].probing)
 			grow[ngrow++] = t[i];
 		else
 			dmem_targets_shrink(p, h, &t[i], &states[i], &out[i],

@@ -80,6 +80,14 @@
 #define DMEM_DEMAND_RISE_MIN_KIB		(16 * DMEM_KIB_PER_MIB)
 #define DMEM_DEMAND_RISE_PERCENT		1
 /*
+ * A guest whose in-use rises this fast is about to need more than it has:
+ * the DIMM for a second from now is hot-added now (hotadd.c). Steps that
+ * touch memory at a few hundred MiB/s reach a DIMM's worth within the next
+ * stats period; a slow creep does not get DIMMs ahead.
+ */
+#define DMEM_AHEAD_MIN_KIB_PER_S		(64 * DMEM_KIB_PER_MIB)
+#define DMEM_AHEAD_S				1
+/*
  * A VM whose demand rose by more than DMEM_GROWING_RISE_KIB above its last
  * low is growing, for DMEM_GROWING_HOLD_S: while it is and holds less than
  * its weighted share of the pool, that share is kept free for it (policy.c,
@@ -309,6 +317,9 @@ typedef struct {
 	gint64 sample_s;	/* its last_update; 0: none yet */
 	guint64 swap_in_kib, major_faults, alloc_stalls;
 	dmem_kib_t pressure_kib; /* from the last two samples */
+	/* In use at the last sample, and how fast it rose to it (KiB/s). */
+	dmem_kib_t used_kib;
+	dmem_kib_t rise_kib_per_s;
 	/* assigned - MemTotal, learned while the balloon is steady. */
 	dmem_kib_t overhead_kib;
 	dmem_kib_t overhead_ref_kib; /* assigned at the last sample */
@@ -426,6 +437,14 @@ typedef struct {
 	dmem_kib_t floor_target_kib;
 	/* max(demand + buffer, floor_target), in [min_kib, maximum] */
 	dmem_kib_t ideal_kib;
+	/*
+	 * What it is about to need: the ideal a second from now at the rate
+	 * in use rose at (only while it rises by DMEM_AHEAD_MIN_KIB_PER_S or
+	 * more; else the ideal), in [min_kib, maximum]. A DIMM is hot-added
+	 * for it ahead of need, from free room only.
+	 */
+	dmem_kib_t ahead_kib;
+	gboolean dimm_ahead;	/* this cycle's DIMMs are for ahead_kib */
 	gboolean ideal_at_floor; /* floor_target decided it (not buffer, bounds) */
 
 	/* Effective bounds: maximum reduced to what slots can reach. */

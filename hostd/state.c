@@ -194,6 +194,7 @@ static const char *const flag_names[DMEM_DECISION_FLAGS] = {
 	"held", "reclaiming", "held-by-rss", "ideal-at-floor", "above-maximum",
 	"shrink-delayed", "demand-rising", "rate-limited", "growth-limited",
 	"target-changed", "held-at-share", "growing", "shrink-at-once", "probing",
+	"dimm-ahead",
 };
 
 const char *dmem_state_flag_name(guint bit)

@@ -259,6 +259,70 @@ static void test_hotadd_live_ceiling(void)
 	g_assert_cmpuint(s.d[a].dimms, ==, 0);
 }
 
+/*
+ * A demand step that rises fast gets its DIMM a stats period ahead of need
+ * (while the pool has free room); a slow creep gets one only when needed.
+ */
+static void test_dimm_ahead(void)
+{
+	for (int fast = 0; fast < 2; fast++) {
+		Sim s;
+		gsize a;
+		dmem_kib_t rate = fast ? MiB(150) : MiB(20);
+		dmem_kib_t used = MiB(150);
+		int first = -1;
+
+		sim_init(&s, GiB(8));
+		a = sim_add(&s, vm_new("step", MiB(512), GiB(2), used));
+		for (int t = 0; t < 3; t++)
+			sim_cycle(&s);
+		g_assert_cmpuint(s.vm[a].live_kib, ==, MiB(512));
+		for (int t = 0; t < 40 && first < 0; t++) {
+			used += rate;
+			sim_use(&s, a, used);
+			sim_decide(&s);
+			if (s.d[a].dimms) {
+				first = t;
+				g_test_message("%s: DIMM at %d s, in use %" G_GUINT64_FORMAT
+					       " MiB, ideal %" G_GUINT64_FORMAT " MiB, ahead %s",
+					       fast ? "fast" : "slow", t, used / 1024,
+					       s.d[a].ideal_kib / 1024,
+					       s.d[a].dimm_ahead ? "yes" : "no");
+				/* Fast: before the ideal needs it; slow: when it does. */
+				g_assert_cmpint(s.d[a].dimm_ahead, ==, fast);
+				if (fast) {
+					g_autofree char *why = dmem_policy_explain(&s.p, &s.vm[a],
+										 &s.d[a], &s.pool);
+
+					g_assert_cmpuint(s.d[a].ideal_kib, <=, MiB(512));
+					g_assert_nonnull(strstr(why, "hot-add: 1 DIMM of 256 MiB, "
+								"ahead of need"));
+				} else {
+					g_assert_cmpuint(s.d[a].ideal_kib, >, MiB(512));
+				}
+			}
+			sim_apply(&s);
+		}
+		g_assert_cmpint(first, >=, 0);
+	}
+	/* No free room: nothing ahead. */
+	{
+		Sim s;
+		gsize a;
+		dmem_kib_t used = MiB(150);
+
+		sim_init(&s, MiB(560));
+		a = sim_add(&s, vm_new("full", MiB(512), GiB(2), used));
+		for (int t = 0; t < 3; t++)
+			sim_cycle(&s);
+		used += MiB(150);
+		sim_use(&s, a, used);
+		sim_decide(&s);
+		g_assert_cmpuint(s.d[a].ideal_kib, <=, MiB(512));
+		g_assert_cmpuint(s.d[a].dimms, ==, 0);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -267,5 +331,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/policy/hotadd-fill", test_hotadd_fill);
 	g_test_add_func("/policy/hotadd-fill-shared", test_hotadd_fill_shared);
 	g_test_add_func("/policy/hotadd-live-ceiling", test_hotadd_live_ceiling);
+	g_test_add_func("/policy/hotadd-ahead", test_dimm_ahead);
 	return g_test_run();
 }
