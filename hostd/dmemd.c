@@ -54,7 +54,6 @@ typedef struct {
 	guint cycle_source;
 	guint peek_source;	/* fresh statistics between cycles */
 	guint wake_source;	/* a cycle asked for between cycles */
-	gboolean wake_after;	/* ... while one was collecting */
 	int exit_status;
 
 	DmemVirt *virt;
@@ -311,8 +310,6 @@ static void log_overcommit(Dmemd *d, const DmemPoolDecision *pool)
 }
 
 /* The facts are in: decide, act, publish. */
-static void on_wake(gpointer user_data);
-
 static void on_collected(gpointer data)
 {
 	Dmemd *d = data;
@@ -394,11 +391,6 @@ static void on_collected(gpointer data)
 	}
 	d->cycle_us = g_get_monotonic_time() - d->cycle_start_us;
 	publish(d, vms, &params, &pool, avail);
-	/* Fresh statistics that came in while this cycle collected. */
-	if (d->wake_after) {
-		d->wake_after = FALSE;
-		on_wake(d);
-	}
 }
 
 /* One cycle: collect, then (on_collected) decide, act, publish. */
@@ -440,8 +432,8 @@ static void schedule_cycle(Dmemd *d)
 
 /*
  * A guest's demand rose between cycles (virt-collect.c peeks at fresh
- * statistics): decide now. A cycle that is collecting may decide without
- * them (its deadline): one more follows it.
+ * statistics): decide now. A cycle that is collecting decides on them: the
+ * peek merged them before this call (and a balloon event its actual).
  */
 static gboolean on_wake_due(gpointer user_data);
 
@@ -450,12 +442,7 @@ static void on_wake(gpointer user_data)
 	Dmemd *d = user_data;
 	gint64 since_us = g_get_monotonic_time() - d->cycle_start_us;
 
-	if (d->virt->collected) {
-		/* It may have decided without them: once more after it. */
-		d->wake_after = TRUE;
-		return;
-	}
-	if (d->wake_source)
+	if (d->virt->collected || d->wake_source)
 		return;
 	if (since_us < DMEM_WAKE_GAP_MS * 1000) {
 		/* The last cycle began just before: this one a little later. */
@@ -663,6 +650,8 @@ int main(int argc, char **argv)
 	if (d.cycle_source)
 		g_source_remove(d.cycle_source);
 	g_source_remove(d.peek_source);
+	/* Calls that return while the jobs wind down start no cycle. */
+	d.virt->wake = NULL;
 	if (d.wake_source)
 		g_source_remove(d.wake_source);
 	dmem_virt_free(d.virt);

@@ -182,7 +182,7 @@ void dmem_targets_shrink(const DmemPolicyParams *p, const DmemHostInput *h,
  * below what its guest last said it needs.
  */
 void dmem_targets_reclaim(const DmemPolicyParams *p, const DmemHostInput *h,
-			  const DmemTargetVm *t, const DmemVmState *st,
+			  const DmemTargetVm *t, DmemVmState *st,
 			  DmemVmDecision *d, gboolean contention);
 
 /*

@@ -566,6 +566,9 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 	}
 	pool.contention = pool.committed_kib > pool.pool_kib || wanted > room || cut ||
 			  reserved_out;
+	/* Nothing ahead of need while someone waits for what it needs. */
+	for (gsize k = 0; pool.contention && k < nflex; k++)
+		out[flex[k]].ahead_kib = out[flex[k]].ideal_kib;
 	for (gsize k = 0; k < nflex; k++) {
 		gsize i = flex[k];
 

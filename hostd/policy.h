@@ -338,6 +338,10 @@ typedef struct {
 	gint64 surplus_next_since_us;
 	dmem_kib_t surplus_next_goal_kib;
 
+	/* When it last took a shrink step (the rate is per time, not per
+	 * cycle: cycles between cycles take no more). */
+	gint64 stepped_us;
+
 	/* Balloon progress: since when it has not moved toward its target. */
 	gint64 stuck_since_us;	/* 0: at target */
 	dmem_kib_t stuck_ref_kib; /* balloon actual at stuck_since_us */

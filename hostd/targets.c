@@ -114,11 +114,23 @@ static void surplus_clock_next(const DmemHostInput *h, DmemVmState *st,
 	st->surplus_next_since_us = 0;
 }
 
-/* Lower @cur toward @goal by at most one step. */
-static dmem_kib_t step_down(const DmemPolicyParams *p, dmem_kib_t cur,
-			    dmem_kib_t goal, DmemVmDecision *d)
+/*
+ * Lower @cur toward @goal by at most one step: max_shrink_mib_per_s for the
+ * time since the VM's last step (at most an interval): a cycle between
+ * cycles (a guest's demand rose) does not make another VM shrink faster.
+ */
+static dmem_kib_t step_down(const DmemPolicyParams *p, const DmemHostInput *h,
+			    DmemVmState *st, dmem_kib_t cur, dmem_kib_t goal,
+			    DmemVmDecision *d)
 {
 	dmem_kib_t step = dmem_shrink_step(p);
+	gint64 since_us = h->now_us - st->stepped_us;
+
+	/* rate <= 2^42 KiB/s, since < 60 s: per ms times ms, no overflow */
+	if (st->stepped_us && since_us >= 0 && since_us < (gint64)p->interval_ms * 1000)
+		step = MAX(bound(p->max_shrink_kib_per_s) / 1000 *
+			   (dmem_kib_t)(since_us / 1000), 1);
+	st->stepped_us = h->now_us;
 
 	if (cur - goal > step) {
 		d->shrink_rate_limited = TRUE;
@@ -168,11 +180,11 @@ void dmem_targets_shrink(const DmemPolicyParams *p, const DmemHostInput *h,
 		if (goal >= t->cur)
 			return;
 	}
-	d->target_kib = step_down(p, t->cur, goal, d);
+	d->target_kib = step_down(p, h, st, t->cur, goal, d);
 }
 
 void dmem_targets_reclaim(const DmemPolicyParams *p, const DmemHostInput *h,
-			  const DmemTargetVm *t, const DmemVmState *st,
+			  const DmemTargetVm *t, DmemVmState *st,
 			  DmemVmDecision *d, gboolean contention)
 {
 	dmem_kib_t goal;
@@ -189,7 +201,7 @@ void dmem_targets_reclaim(const DmemPolicyParams *p, const DmemHostInput *h,
 	goal = MAX(d->min_kib, bound(st->last_floor_target_kib));
 	if (sat_add(goal, DMEM_SHRINK_MIN_KIB) > t->cur)
 		return;
-	d->target_kib = step_down(p, t->cur, goal, d);
+	d->target_kib = step_down(p, h, st, t->cur, goal, d);
 	d->reclaiming = TRUE;
 }
 

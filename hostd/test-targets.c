@@ -254,6 +254,31 @@ static void test_newer_surplus_waits(void)
 	g_assert_cmpint((t_gone - t_new) / SEC, ==, 5);
 }
 
+/*
+ * The shrink rate is per second, not per cycle: a cycle between cycles (a
+ * guest's demand rose) takes only what its share of the interval allows.
+ */
+static void test_rate_per_time(void)
+{
+	Sim s;
+	gsize a;
+	dmem_kib_t before;
+
+	sim_init(&s, GiB(64));
+	s.p.shrink_delay_s = 0;
+	a = sim_add(&s, vm_new("r", MiB(512), GiB(8), 0));
+	sim_resize(&s, a, GiB(8), MiB(500));
+	sim_cycle(&s);
+	g_assert_cmpuint(s.vm[a].target_kib, ==, GiB(8) - MiB(256));
+	/* 200 ms later: a fifth of a step. */
+	s.h.now_us -= 800 * 1000;
+	before = s.vm[a].target_kib;
+	sim_decide(&s);
+	g_assert_true(s.d[a].shrink_rate_limited);
+	g_assert_cmpuint(before - s.d[a].target_kib, <=, MiB(52));
+	g_assert_cmpuint(before - s.d[a].target_kib, >=, MiB(50));
+}
+
 /* Fresh statistics between cycles call for a cycle when in use rose. */
 static void test_needs_cycle(void)
 {
@@ -415,6 +440,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/policy/timing/newer-surplus-waits", test_newer_surplus_waits);
 	g_test_add_func("/policy/timing/small-surplus", test_small_surplus_ignored);
 	g_test_add_func("/policy/timing/needs-cycle", test_needs_cycle);
+	g_test_add_func("/policy/timing/rate-per-time", test_rate_per_time);
 	g_test_add_func("/policy/timing/contention", test_contention_takes_surplus);
 	g_test_add_func("/policy/timing/contention-rising", test_contention_rising_demand);
 	g_test_add_func("/policy/bounds-changed", test_maximum_lowered);

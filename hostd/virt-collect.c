@@ -41,7 +41,6 @@ static DmemVm *vm_new(const char *uuid, const char *name, unsigned int id)
 	vm->name = g_strdup(name);
 	vm->id = id;
 	vm->config_stale = vm->live_stale = vm->metadata_stale = TRUE;
-	vm->stats_period_us = G_USEC_PER_SEC;
 	dmem_vm_state_init(&vm->policy);
 	return vm;
 }
@@ -387,7 +386,7 @@ static void collect_done(DmemVirt *v, DmemVm *vm, DmemJob *job)
 		/* The next list drops it, or it comes back as a new boot. */
 		g_debug("%s: vanished while being read", vm->name);
 		vm->live_stale = TRUE;
-	} else if (vm && merge(vm, c) && c->peek && vm->decided &&
+	} else if (vm && merge(vm, c) && c->peek && vm->decided && !v->stopping &&
 		   dmem_policy_needs_cycle(&vm->decision, &vm->stats) && v->wake) {
 		g_debug("%s: demand rose between cycles: deciding now", vm->name);
 		v->wake(v->wake_data);
@@ -410,14 +409,16 @@ static void collect_done(DmemVirt *v, DmemVm *vm, DmemJob *job)
 static gboolean peek_due(const DmemVm *vm, gint64 now_us)
 {
 	gint64 since = now_us - vm->stats_fresh_us;
-	gint64 from = vm->stats_fresh_by_peek ?
-		      vm->stats_period_us - DMEM_PEEK_LEAD_MS * 1000 :
-		      DMEM_PEEK_LEAD_MS * 1000;
+	/* Learned by two peeks; until then, its definition's. */
+	gint64 period = vm->stats_period_us ? vm->stats_period_us :
+			(gint64)MAX(vm->live.stats_period_s, 1u) * G_USEC_PER_SEC;
+	gint64 from = vm->stats_fresh_by_peek ? period - DMEM_PEEK_LEAD_MS * 1000 :
+		      MAX(period - G_USEC_PER_SEC, DMEM_PEEK_LEAD_MS * 1000);
 
 	return vm->decided && !vm->job && vm->have_stats &&
 	       vm->state == VIR_DOMAIN_RUNNING &&
 	       vm->input.enabled && !vm->input.unmanaged_reason &&
-	       since >= from && since <= DMEM_PEEK_GIVE_UP_MS * 1000;
+	       since >= from && since <= period + DMEM_PEEK_GIVE_UP_MS * 1000;
 }
 
 void dmem_virt_peek(DmemVirt *v, gint64 now_us)
@@ -425,7 +426,8 @@ void dmem_virt_peek(DmemVirt *v, gint64 now_us)
 	GHashTableIter it;
 	gpointer value;
 
-	if (!v->conn || v->stopping)
+	/* Not while a cycle collects: a peek would keep its VM out of it. */
+	if (!v->conn || v->stopping || v->collected)
 		return;
 	g_hash_table_iter_init(&it, v->vms);
 	while (g_hash_table_iter_next(&it, NULL, &value)) {

@@ -87,7 +87,7 @@ static int on_balloon(virConnectPtr conn, virDomainPtr dom,
 
 	vm->actual_kib = actual_kib;
 	vm->actual_reported = TRUE;
-	if (deflated && v->wake) {
+	if (deflated && v->wake && !v->stopping) {
 		g_debug("%s: the guest deflated its balloon on its own: deciding now",
 			vm->name);
 		v->wake(v->wake_data);

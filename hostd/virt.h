@@ -54,8 +54,8 @@
  * Between cycles, each managed guest's statistics are read again every
  * DMEM_PEEK_MS from DMEM_PEEK_LEAD_MS before they are due (the guest's
  * stats period after the last fresh ones) until they are fresh, and not
- * after DMEM_PEEK_GIVE_UP_MS without any: fresh ones that show demand
- * rising start a cycle at once, at most one per DMEM_WAKE_GAP_MS.
+ * DMEM_PEEK_GIVE_UP_MS past the period without any: fresh ones that show
+ * demand rising start a cycle at once, at most one per DMEM_WAKE_GAP_MS.
  */
 #define DMEM_PEEK_MS			50
 #define DMEM_PEEK_LEAD_MS		100
@@ -112,7 +112,7 @@ typedef struct {
 	/*
 	 * When the guest's statistics last changed, as first seen (by a
 	 * peek between cycles: within DMEM_PEEK_MS of their arrival), and
-	 * the guest's stats period as the peeks measure it.
+	 * the guest's stats period as the peeks measure it (0: not yet).
 	 */
 	gint64 stats_fresh_us;
 	gboolean stats_fresh_by_peek;

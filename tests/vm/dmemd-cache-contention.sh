@@ -64,7 +64,7 @@ hi_settled() { [ "$(cached_mib hi)" -ge $((SET_MIB - 16)) ] && [ "$(read_rate hi
 t0=$(date +%s) ok=0
 while [ $(($(date +%s) - t0)) -lt 180 ] && [ "$ok" -lt 2 ]; do
 	trace
-	if hi_settled; then ok=$((ok + 1)); else ok=0; fi
+	if hi_settled; then ok=$((ok + 1)); else ok=0; sleep 1; fi
 done
 check "the heavy VM settles holding its set (after $(($(date +%s) - t0)) s)" test "$ok" = 2
 sleep 10
