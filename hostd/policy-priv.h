@@ -164,9 +164,6 @@ typedef struct {
 dmem_kib_t dmem_held_with(const DmemTargetVm *t, dmem_kib_t target,
 			  guint dimms, dmem_kib_t dimm_kib);
 
-/* Shrink step per cycle: max_shrink_kib_per_s over one interval. */
-dmem_kib_t dmem_shrink_step(const DmemPolicyParams *p);
-
 /*
  * A flexible VM whose allocation is below its current target: keep the
  * surplus for the shrink delay (unless @contention or the maximum was

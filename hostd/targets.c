@@ -11,13 +11,6 @@
  */
 #include "policy-priv.h"
 
-dmem_kib_t dmem_shrink_step(const DmemPolicyParams *p)
-{
-	dmem_kib_t step = bound(p->max_shrink_kib_per_s) * p->interval_ms / 1000;
-
-	return MAX(step, 1);
-}
-
 /*
  * What the VM holds now is max(target, actual, rss - overhead). Memory
  * resident beyond what the balloon accounts for (QEMU's own before its
@@ -123,13 +116,13 @@ static dmem_kib_t step_down(const DmemPolicyParams *p, const DmemHostInput *h,
 			    DmemVmState *st, dmem_kib_t cur, dmem_kib_t goal,
 			    DmemVmDecision *d)
 {
-	dmem_kib_t step = dmem_shrink_step(p);
 	gint64 since_us = h->now_us - st->stepped_us;
+	dmem_kib_t ms = p->interval_ms, step;
 
-	/* rate <= 2^42 KiB/s, since < 60 s: per ms times ms, no overflow */
 	if (st->stepped_us && since_us >= 0 && since_us < (gint64)p->interval_ms * 1000)
-		step = MAX(bound(p->max_shrink_kib_per_s) / 1000 *
-			   (dmem_kib_t)(since_us / 1000), 1);
+		ms = (dmem_kib_t)(since_us / 1000);
+	/* rate <= 2^42 KiB/s, ms <= an interval (<= 60 s): no overflow */
+	step = MAX(bound(p->max_shrink_kib_per_s) * ms / 1000, 1);
 	st->stepped_us = h->now_us;
 
 	if (cur - goal > step) {
