@@ -117,7 +117,7 @@ s64 dmem_towards_target(struct dmem_balloon *b)
 }
 
 /* Tell the host what the balloon holds: what it has acknowledged. */
-static void dmem_update_actual(struct dmem_balloon *b)
+void dmem_update_actual(struct dmem_balloon *b)
 {
 	u32 actual = b->nr_pages - b->inflight_pfns;
 
@@ -410,10 +410,16 @@ void dmem_resize_work(struct work_struct *work)
 	struct dmem_balloon *b = container_of(to_delayed_work(work),
 					      struct dmem_balloon,
 					      resize_work);
-	unsigned long retry = 0, want, done = 0;
+	unsigned long retry = 0, want, done = 0, wait;
 	s64 diff;
 
 	diff = dmem_towards_target(b);
+	wait = diff > 0 ? dmem_offline_waiting(b) : 0;
+	if (wait) {
+		/* Not a refusal: the host is about to say what it wants. */
+		dmem_queue_resize(b, wait);
+		return;
+	}
 	if (diff > 0) {
 		want = rounddown(min_t(s64, diff, DMEM_RUN_PFNS),
 				 DMEM_PAGES_PER_PAGE);

@@ -164,7 +164,11 @@ void dmem_queue_notify(struct dmem_balloon *b)
 
 static void dmem_config_changed(struct virtio_device *vdev)
 {
-	dmem_queue_resize(vdev->priv, 0);
+	struct dmem_balloon *b = vdev->priv;
+
+	/* A new target: what an offline took is the host's to replace. */
+	WRITE_ONCE(b->offline_wait, false);
+	dmem_queue_resize(b, 0);
 }
 
 /*
@@ -335,8 +339,11 @@ static void dmem_stop(struct dmem_balloon *b)
 	cancel_work_sync(&b->stats_work);
 	cancel_work_sync(&b->notify_work);
 
+	/* Not while a memory block is half offline (hotplug.c). */
+	mutex_lock(&b->offline_lock);
 	dmem_release_all(b);	/* ends with "actual" at 0 */
 	WRITE_ONCE(b->running, false);
+	mutex_unlock(&b->offline_lock);
 
 	virtio_reset_device(b->vdev);
 	b->vdev->config->del_vqs(b->vdev);
@@ -397,6 +404,7 @@ static int dmem_probe(struct virtio_device *vdev)
 	b->has_reporting = virtio_has_feature(vdev, VIRTIO_BALLOON_F_REPORTING);
 	init_waitqueue_head(&b->acked);
 	mutex_init(&b->xfer_lock);
+	mutex_init(&b->offline_lock);
 	spin_lock_init(&b->stop_lock);
 	spin_lock_init(&b->stats_lock);
 	INIT_DELAYED_WORK(&b->resize_work, dmem_resize_work);
@@ -426,9 +434,12 @@ static int dmem_probe(struct virtio_device *vdev)
 			goto out_stop;
 	}
 
-	err = sysfs_create_group(&vdev->dev.kobj, &dmem_attr_group);
+	err = dmem_hotplug_init(b);
 	if (err)
 		goto out_oom;
+	err = sysfs_create_group(&vdev->dev.kobj, &dmem_attr_group);
+	if (err)
+		goto out_hotplug;
 	dmem_debugfs_init(b);
 
 	dev_info(&vdev->dev,
@@ -441,6 +452,8 @@ static int dmem_probe(struct virtio_device *vdev)
 			 "host did not offer deflate-on-oom: only the floor protects this guest (libvirt: <memballoon ... deflate-on-oom='on'/>)\n");
 	return 0;
 
+out_hotplug:
+	dmem_hotplug_exit(b);
 out_oom:
 	if (b->deflate_on_oom)
 		unregister_oom_notifier(&b->oom_nb);
@@ -463,7 +476,9 @@ static void dmem_remove(struct virtio_device *vdev)
 	sysfs_remove_group(&vdev->dev.kobj, &dmem_attr_group);
 	if (b->deflate_on_oom)
 		unregister_oom_notifier(&b->oom_nb);
+	/* Stopped first: a block going offline meanwhile finishes with us. */
 	dmem_stop(b);
+	dmem_hotplug_exit(b);
 	destroy_workqueue(b->wq);
 	dmem_free_xfers(b);
 	kfree(b);

@@ -7,6 +7,8 @@
  *              trips to the host (dmem_xfer_*), config changes.
  *   balloon.c  mechanism and guest-side policy: moving pages to and from
  *              the host in batches, the floor, OOM deflation, compaction.
+ *   hotplug.c  memory hot-remove: balloon pages in a block going offline
+ *              are given up in place.
  *   stats.c    the pressure report sent on the stats virtqueue.
  *   sysfs.c    what userspace sees (the "dmem" attribute group).
  */
@@ -124,6 +126,19 @@ struct dmem_xfer {
  * @holdoff_until:	jiffies before which no inflation starts again after
  *			an OOM deflation. Written by the OOM notifier, read
  *			by resize: READ_ONCE/WRITE_ONCE, no lock.
+ * @offline_lock:	held by a memory block's offlining from MEM_GOING_OFFLINE
+ *			to MEM_OFFLINE/MEM_CANCEL_OFFLINE while it gives up
+ *			balloon pages, and by dmem_stop(): see hotplug.c.
+ *			Taken before @xfer_lock.
+ * @offlining:		balloon pages given up in place in the block going
+ *			offline (reference dropped). @offline_lock.
+ * @offlining_nr:	guest pages on @offlining. @offline_lock.
+ * @offlining_start:	first PFN of that block. @offline_lock.
+ * @offline_wait:	pages left the balloon with an offlined block: the
+ *			host is about to set a new target, inflation waits
+ *			for it until @offline_wait_until (jiffies). Cleared
+ *			by a config change. READ_ONCE/WRITE_ONCE.
+ * @mem_nb:		memory hotplug notifier.
  * @stop_lock:		protects @stop_update against the config-change and
  *			stats callbacks, which run in interrupt context.
  * @stop_update:	set on remove/freeze: queue no more work.
@@ -172,6 +187,13 @@ struct dmem_balloon {
 	unsigned long floor_pages;
 	unsigned long refused;
 	unsigned long holdoff_until;
+	struct mutex offline_lock;	/* see @offline_lock above */
+	struct list_head offlining;
+	unsigned long offlining_nr;
+	unsigned long offlining_start;
+	bool offline_wait;
+	unsigned long offline_wait_until;
+	struct notifier_block mem_nb;
 
 	spinlock_t stop_lock;		/* see @stop_lock above */
 	bool stop_update;
@@ -203,6 +225,7 @@ struct dmem_balloon {
 		atomic_long_t oom_deflated;	/* 4 KiB pages, total */
 		atomic_long_t migrated;		/* pages moved by compaction */
 		atomic_long_t reported;		/* 4 KiB pages reported free */
+		atomic_long_t offlined;		/* 4 KiB pages gone offline */
 		atomic_long_t stats_requests;	/* stats buffers returned */
 	} cnt;
 };
@@ -220,9 +243,15 @@ void dmem_balloon_init(struct dmem_balloon *b);
 unsigned long dmem_release_all(struct dmem_balloon *b);
 void dmem_notify_work(struct work_struct *work);
 s64 dmem_towards_target(struct dmem_balloon *b);
+void dmem_update_actual(struct dmem_balloon *b);
 unsigned long dmem_compute_floor(unsigned long guest_pages);
 int dmem_oom_notify(struct notifier_block *nb, unsigned long unused,
 		    void *freed);
+
+/* hotplug.c */
+int dmem_hotplug_init(struct dmem_balloon *b);
+void dmem_hotplug_exit(struct dmem_balloon *b);
+unsigned long dmem_offline_waiting(struct dmem_balloon *b);
 
 /* stats.c */
 unsigned int dmem_fill_stats(struct dmem_balloon *b);

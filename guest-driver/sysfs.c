@@ -15,6 +15,8 @@
  *   deflated_kib        memory ever taken back from the host
  *   migrated_pages      balloon pages moved by compaction
  *   reported_free_kib   free memory reported to the host (REPORTING)
+ *   offlined_kib        balloon memory that went offline with its memory
+ *                       block (a DIMM unplugged), in total
  *   stats_requests      stats buffers sent to the host
  *   features            negotiated features, space separated
  *
@@ -67,6 +69,8 @@ DMEM_ATTR(deflated_kib, "%llu",
 DMEM_ATTR(migrated_pages, "%ld", atomic_long_read(&b->cnt.migrated));
 DMEM_ATTR(reported_free_kib, "%llu",
 	  PFNS_TO_KIB(atomic_long_read(&b->cnt.reported)));
+DMEM_ATTR(offlined_kib, "%llu",
+	  PFNS_TO_KIB(atomic_long_read(&b->cnt.offlined)));
 DMEM_ATTR(stats_requests, "%ld", atomic_long_read(&b->cnt.stats_requests));
 
 static ssize_t features_show(struct device *dev, struct device_attribute *attr,
@@ -95,6 +99,7 @@ static struct attribute *dmem_attrs[] = {
 	&dev_attr_deflated_kib.attr,
 	&dev_attr_migrated_pages.attr,
 	&dev_attr_reported_free_kib.attr,
+	&dev_attr_offlined_kib.attr,
 	&dev_attr_stats_requests.attr,
 	&dev_attr_features.attr,
 	NULL,

@@ -55,7 +55,10 @@ fi
 
 cp=/usr/local/share/dmem/checkpatch/scripts/checkpatch.pl
 if [ -x "$cp" ]; then
-	out=$("$cp" --strict --no-tree --terse --show-types -f \
+	# Kernel identifiers (PageOffline, __PageMovable) are known from the
+	# headers, as in a kernel tree; checkpatch caches them in the cwd.
+	hdr=$(ls -d /usr/src/linux-headers-6.1.*-common | sort -V | tail -n 1)
+	out=$(cd "$work" && "$cp" --strict --no-tree --root "$hdr" --terse --show-types -f \
 		"$TOP"/guest-driver/*.c "$TOP"/guest-driver/*.h "$TOP"/include/dmem_stats.h "$TOP"/include/dmem_floor.h 2>&1 |
 		grep -v '^total: ' || true)
 	out=$(echo "$out" | grep -v '\.mod\.c' | grep . || true)
