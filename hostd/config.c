@@ -19,6 +19,7 @@ typedef enum {
 	KEY_PATH,	/* char *, an absolute path */
 	KEY_METRICS,	/* char *, an absolute path to a *.prom file; empty: NULL */
 	KEY_UINT,	/* guint */
+	KEY_UINT_OR_EMPTY, /* guint and its gboolean "set"; empty: not set */
 	KEY_MIB,	/* dmem_kib_t, written in MiB in the file */
 	KEY_BOOL,	/* gboolean: yes/no (also true/false, 1/0) */
 } KeyType;
@@ -31,9 +32,12 @@ typedef struct {
 	guint64 multiple_of;	/* 0: any value in range */
 	const char *multiple_why;
 	size_t offset;		/* into DmemConfig */
+	size_t set_offset;	/* KEY_UINT_OR_EMPTY: its "set" flag */
 } KeyDesc;
 
-#define FIELD(f) offsetof(DmemConfig, f)
+/* Where a key is stored; FIELD_OR_EMPTY also where "set" is recorded. */
+#define FIELD(f) offsetof(DmemConfig, f), 0
+#define FIELD_OR_EMPTY(f, set) offsetof(DmemConfig, f), offsetof(DmemConfig, set)
 
 static const KeyDesc keys[] = {
 	{ "daemon", "uri", KEY_STRING, 0, 0, 0, NULL, FIELD(uri) },
@@ -67,6 +71,10 @@ static const KeyDesc keys[] = {
 	  DMEM_GUEST_MEMORY_BLOCK_MIB, DMEM_DIMM_SIZE_MIB_MAX,
 	  DMEM_GUEST_MEMORY_BLOCK_MIB, "the guest memory block size",
 	  FIELD(dimm_size_kib) },
+	{ "hotadd", "unplug", KEY_BOOL, 0, 0, 0, NULL, FIELD(unplug) },
+	{ "hotadd", "unplug_delay_s", KEY_UINT_OR_EMPTY,
+	  0, DMEM_SHRINK_DELAY_S_MAX, 0, NULL,
+	  FIELD_OR_EMPTY(unplug_delay_s, unplug_delay_set) },
 };
 
 static const char *const groups[] = { "daemon", "policy", "hotadd" };
@@ -89,6 +97,8 @@ void dmem_config_init(DmemConfig *cfg)
 		.cache_probe_s = DMEM_DEFAULT_CACHE_PROBE_S,
 		.cache_reprobe_s = DMEM_DEFAULT_CACHE_REPROBE_S,
 		.dimm_size_kib = dmem_mib_to_kib(DMEM_DEFAULT_DIMM_SIZE_MIB),
+		.unplug = DMEM_DEFAULT_UNPLUG,
+		/* unplug_delay_s empty: shrink_delay_s */
 	};
 }
 
@@ -213,6 +223,13 @@ static gboolean load_key(DmemConfig *cfg, GKeyFile *kf, const char *name,
 		return FALSE;
 	}
 
+	if (k->type == KEY_UINT_OR_EMPTY && *raw == '\0') {
+		/* Empty: the key it follows decides. */
+		*(guint *)field = 0;
+		*(gboolean *)((char *)cfg + k->set_offset) = FALSE;
+		return TRUE;
+	}
+
 	if (!dmem_uint_parse(raw, k->min, k->max, &v, error)) {
 		guint64 any;
 
@@ -242,6 +259,8 @@ static gboolean load_key(DmemConfig *cfg, GKeyFile *kf, const char *name,
 		*(dmem_kib_t *)field = dmem_mib_to_kib(v);
 	else
 		*(guint *)field = (guint)v;	/* every KEY_UINT max fits */
+	if (k->type == KEY_UINT_OR_EMPTY)
+		*(gboolean *)((char *)cfg + k->set_offset) = TRUE;
 	return TRUE;
 }
 
@@ -320,6 +339,9 @@ gboolean dmem_config_load_file(DmemConfig *cfg, const char *path,
 
 char *dmem_config_to_string(const DmemConfig *cfg)
 {
+	g_autofree char *unplug_delay = cfg->unplug_delay_set ?
+		g_strdup_printf("%u", cfg->unplug_delay_s) : g_strdup("");
+
 	return g_strdup_printf(
 		"[daemon]\n"
 		"uri=%s\n"
@@ -340,7 +362,9 @@ char *dmem_config_to_string(const DmemConfig *cfg)
 		"cache_reprobe_s=%u\n"
 		"\n"
 		"[hotadd]\n"
-		"dimm_size_mib=%" G_GUINT64_FORMAT "\n",
+		"dimm_size_mib=%" G_GUINT64_FORMAT "\n"
+		"unplug=%s\n"
+		"unplug_delay_s=%s\n",
 		cfg->uri, cfg->interval_ms, cfg->state_file,
 		cfg->metrics_file ? cfg->metrics_file : "",
 		cfg->buffer_percent, cfg->weight,
@@ -350,5 +374,11 @@ char *dmem_config_to_string(const DmemConfig *cfg)
 		cfg->reclaim_unresponsive_s,
 		cfg->cache_aware ? "yes" : "no", cfg->cache_probe_s,
 		cfg->cache_reprobe_s,
-		dmem_kib_to_mib(cfg->dimm_size_kib));
+		dmem_kib_to_mib(cfg->dimm_size_kib),
+		cfg->unplug ? "yes" : "no", unplug_delay);
+}
+
+guint dmem_config_unplug_delay_s(const DmemConfig *cfg)
+{
+	return cfg->unplug_delay_set ? cfg->unplug_delay_s : cfg->shrink_delay_s;
 }

@@ -34,6 +34,9 @@ typedef struct {
 
 	/* [hotadd] */
 	dmem_kib_t dimm_size_kib;
+	gboolean unplug;		/* surplus DIMMs are unplugged */
+	gboolean unplug_delay_set;	/* FALSE: empty, shrink_delay_s */
+	guint unplug_delay_s;		/* a surplus DIMM must persist this long */
 } DmemConfig;
 
 /* Fill @cfg with the documented defaults. */
@@ -62,5 +65,11 @@ gboolean dmem_config_load_data(DmemConfig *cfg, const char *data, gsize len,
 
 /* The configuration as a dmemd.conf text (all keys), for logs and tests. */
 char *dmem_config_to_string(const DmemConfig *cfg);
+
+/*
+ * How long a whole hot-added DIMM must be surplus before it is unplugged:
+ * unplug_delay_s when set, else shrink_delay_s.
+ */
+guint dmem_config_unplug_delay_s(const DmemConfig *cfg);
 
 #endif /* DMEM_CONFIG_H */

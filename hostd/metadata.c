@@ -57,19 +57,25 @@ gboolean dmem_metadata_parse_weight(const char *text, guint *weight, GError **er
 	return TRUE;
 }
 
-gboolean dmem_metadata_parse_enabled(const char *text, gboolean *enabled, GError **error)
+/* Exactly "yes" or "no", as dmemctl writes them. */
+static gboolean parse_yes_no(const char *text, gboolean *yes, GError **error)
 {
 	if (strcmp(text, "yes") == 0) {
-		*enabled = TRUE;
+		*yes = TRUE;
 		return TRUE;
 	}
 	if (strcmp(text, "no") == 0) {
-		*enabled = FALSE;
+		*yes = FALSE;
 		return TRUE;
 	}
 	g_set_error(error, DMEM_ERROR, DMEM_ERROR_INVALID,
 		    "%s: must be 'yes' or 'no'", text);
 	return FALSE;
+}
+
+gboolean dmem_metadata_parse_enabled(const char *text, gboolean *enabled, GError **error)
+{
+	return parse_yes_no(text, enabled, error);
 }
 
 gboolean dmem_metadata_parse_cache(const char *text, gboolean *ignore, GError **error)
@@ -81,6 +87,11 @@ gboolean dmem_metadata_parse_cache(const char *text, gboolean *ignore, GError **
 	g_set_error(error, DMEM_ERROR, DMEM_ERROR_INVALID,
 		    "%s: must be 'protect' or 'ignore'", text);
 	return FALSE;
+}
+
+gboolean dmem_metadata_parse_unplug(const char *text, gboolean *unplug, GError **error)
+{
+	return parse_yes_no(text, unplug, error);
 }
 
 typedef struct {
@@ -115,9 +126,12 @@ gboolean dmem_metadata_set(DmemMetadata *md, const char *name,
 	} else if (strcmp(name, "cache") == 0) {
 		ok = dmem_metadata_parse_cache(value, &md->cache_ignore, error);
 		md->has_cache = ok;
+	} else if (strcmp(name, "unplug") == 0) {
+		ok = dmem_metadata_parse_unplug(value, &md->unplug, error);
+		md->has_unplug = ok;
 	} else {
 		g_set_error(error, DMEM_ERROR, DMEM_ERROR_UNKNOWN,
-			    "unknown attribute '%s' (known: minimum, buffer, weight, enabled, cache)",
+			    "unknown attribute '%s' (known: minimum, buffer, weight, enabled, cache, unplug)",
 			    name);
 		return FALSE;
 	}
@@ -229,6 +243,9 @@ char *dmem_metadata_format(const DmemMetadata *md)
 	if (md->has_cache)
 		g_string_append_printf(s, " cache=\"%s\"",
 				       md->cache_ignore ? "ignore" : "protect");
+	if (md->has_unplug)
+		g_string_append_printf(s, " unplug=\"%s\"",
+				       md->unplug ? "yes" : "no");
 	g_string_append(s, "/>");
 	return g_string_free(s, FALSE);
 }
@@ -254,5 +271,9 @@ void dmem_metadata_merge(DmemMetadata *md, const DmemMetadata *update)
 	if (update->has_cache) {
 		md->has_cache = TRUE;
 		md->cache_ignore = update->cache_ignore;
+	}
+	if (update->has_unplug) {
+		md->has_unplug = TRUE;
+		md->unplug = update->unplug;
 	}
 }

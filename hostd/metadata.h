@@ -3,12 +3,12 @@
  * metadata.h - the per-VM <dmem/> settings element (interface layer).
  *
  *   <dmem minimum="1024" buffer="20" weight="5000" enabled="yes"
- *         cache="protect"/>
+ *         cache="protect" unplug="yes"/>
  *
  * stored in the domain's libvirt metadata under namespace DMEM_METADATA_URI,
  * key DMEM_METADATA_KEY. Every attribute is optional; an absent attribute
- * means "use the default" (minimum: the startup memory; buffer and weight:
- * dmemd.conf; enabled: yes). Pure string <-> struct, no libvirt here.
+ * means "use the default" (minimum: the startup memory; buffer, weight and
+ * unplug: dmemd.conf; enabled: yes). Pure string <-> struct, no libvirt here.
  */
 #ifndef DMEM_METADATA_H
 #define DMEM_METADATA_H
@@ -26,6 +26,8 @@ typedef struct {
 	gboolean enabled;
 	gboolean has_cache;
 	gboolean cache_ignore;	/* cache="ignore"; "protect" (default): FALSE */
+	gboolean has_unplug;
+	gboolean unplug;	/* unplug="no": hot-added DIMMs stay, ballooned */
 } DmemMetadata;
 
 /*
@@ -54,5 +56,6 @@ gboolean dmem_metadata_parse_buffer(const char *text, guint *percent, GError **e
 gboolean dmem_metadata_parse_weight(const char *text, guint *weight, GError **error);
 gboolean dmem_metadata_parse_enabled(const char *text, gboolean *enabled, GError **error);
 gboolean dmem_metadata_parse_cache(const char *text, gboolean *ignore, GError **error);
+gboolean dmem_metadata_parse_unplug(const char *text, gboolean *unplug, GError **error);
 
 #endif /* DMEM_METADATA_H */

@@ -31,6 +31,10 @@ static void assert_defaults(const DmemConfig *cfg)
 	g_assert_cmpuint(cfg->cache_probe_s, ==, 30);
 	g_assert_cmpuint(cfg->cache_reprobe_s, ==, 600);
 	g_assert_cmpuint(cfg->dimm_size_kib, ==, 256 * 1024);
+	g_assert_true(cfg->unplug);
+	g_assert_false(cfg->unplug_delay_set);
+	g_assert_cmpuint(cfg->unplug_delay_s, ==, 0);
+	g_assert_cmpuint(dmem_config_unplug_delay_s(cfg), ==, 60);
 }
 
 static void test_defaults(void)
@@ -76,7 +80,9 @@ static void test_all_keys(void)
 			   "max_shrink_mib_per_s=64\n"
 			   "reclaim_unresponsive_s=0\n"
 			   "[hotadd]\n"
-			   "dimm_size_mib=512\n", &cfg, &error));
+			   "dimm_size_mib=512\n"
+			   "unplug=no\n"
+			   "unplug_delay_s=300\n", &cfg, &error));
 	g_assert_no_error(error);
 	g_assert_cmpstr(cfg.uri, ==, "qemu+ssh://root@h/system");
 	g_assert_cmpuint(cfg.interval_ms, ==, 500);
@@ -88,6 +94,10 @@ static void test_all_keys(void)
 	g_assert_cmpuint(cfg.max_shrink_kib_per_s, ==, 64 * 1024);
 	g_assert_cmpuint(cfg.reclaim_unresponsive_s, ==, 0);
 	g_assert_cmpuint(cfg.dimm_size_kib, ==, 512 * 1024);
+	g_assert_false(cfg.unplug);
+	g_assert_true(cfg.unplug_delay_set);
+	g_assert_cmpuint(cfg.unplug_delay_s, ==, 300);
+	g_assert_cmpuint(dmem_config_unplug_delay_s(&cfg), ==, 300);
 	g_assert_cmpstr(cfg.metrics_file, ==, "/var/lib/prometheus/node-exporter/dmem.prom");
 
 	/* A later load starts again from the defaults. */
@@ -97,6 +107,8 @@ static void test_all_keys(void)
 	g_assert_cmpstr(cfg.uri, ==, "qemu:///system");
 	g_assert_null(cfg.metrics_file);
 	g_assert_cmpuint(cfg.reclaim_unresponsive_s, ==, 300);
+	g_assert_true(cfg.unplug);
+	g_assert_false(cfg.unplug_delay_set);
 	dmem_config_clear(&cfg);
 }
 
@@ -165,6 +177,17 @@ static void test_ranges(void)
 		  "[hotadd] dimm_size_mib=0: must be between 128" },
 		{ "[hotadd]\ndimm_size_mib=1048704\n", FALSE,
 		  "[hotadd] dimm_size_mib=1048704: must be between 128 and 1048576" },
+		{ "[hotadd]\nunplug=no\n", TRUE, NULL },
+		{ "[hotadd]\nunplug=yes\n", TRUE, NULL },
+		{ "[hotadd]\nunplug=maybe\n", FALSE,
+		  "dmemd.conf: [hotadd] unplug=maybe: must be yes or no" },
+		{ "[hotadd]\nunplug=\n", FALSE,
+		  "dmemd.conf: [hotadd] unplug=: must be yes or no" },
+		{ "[hotadd]\nunplug_delay_s=\n", TRUE, NULL },
+		{ "[hotadd]\nunplug_delay_s=0\n", TRUE, NULL },
+		{ "[hotadd]\nunplug_delay_s=86400\n", TRUE, NULL },
+		{ "[hotadd]\nunplug_delay_s=86401\n", FALSE,
+		  "dmemd.conf: [hotadd] unplug_delay_s=86401: must be between 0 and 86400" },
 	};
 
 	for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -200,6 +223,7 @@ static void test_bad_types(void)
 		{ "policy", "cache_probe_s" },
 		{ "policy", "cache_reprobe_s" },
 		{ "hotadd", "dimm_size_mib" },
+		{ "hotadd", "unplug_delay_s" },
 	};
 	static const char *const values[] = {
 		"abc", "1.5", "12abc", "-5", "0x10", "1G", "256M", "", "1e3",
@@ -216,6 +240,9 @@ static void test_bad_types(void)
 			g_autoptr(GError) error = NULL;
 			DmemConfig cfg;
 
+			/* Empty is a value of its own there; see test_unplug_delay(). */
+			if (*values[v] == '\0' && strcmp(keys[k][1], "unplug_delay_s") == 0)
+				continue;
 			dmem_config_init(&cfg);
 			g_assert_false(load(text, &cfg, &error));
 			g_assert_nonnull(error);
@@ -230,6 +257,74 @@ static void test_bad_types(void)
 	}
 }
 
+/*
+ * unplug_delay_s: empty (the default) follows shrink_delay_s, whatever that
+ * is; a number, 0 included, stands on its own; anything else is an error
+ * naming the key, the value and the range, and changes nothing.
+ */
+static void test_unplug_delay(void)
+{
+	static const struct {
+		const char *text;
+		gboolean set;
+		guint delay_s;		/* dmem_config_unplug_delay_s() */
+	} good[] = {
+		{ "[hotadd]\nunplug_delay_s=\n", FALSE, 60 },
+		{ "[hotadd]\nunplug_delay_s=   \n", FALSE, 60 },
+		{ "[policy]\nshrink_delay_s=10\n", FALSE, 10 },
+		{ "[policy]\nshrink_delay_s=10\n[hotadd]\nunplug_delay_s=\n", FALSE, 10 },
+		{ "[hotadd]\nunplug_delay_s=0\n", TRUE, 0 },
+		{ "[policy]\nshrink_delay_s=10\n[hotadd]\nunplug_delay_s=120\n", TRUE, 120 },
+		{ "[hotadd]\nunplug_delay_s = 30  \n[policy]\nshrink_delay_s=5\n", TRUE, 30 },
+		{ "[hotadd]\nunplug_delay_s=86400\n", TRUE, 86400 },
+	};
+	static const struct {
+		const char *text;
+		const char *msg;
+	} bad[] = {
+		{ "[hotadd]\nunplug_delay_s=-1\n",
+		  "dmemd.conf: [hotadd] unplug_delay_s=-1: must not be negative (valid: 0..86400)" },
+		{ "[hotadd]\nunplug_delay_s=86401\n",
+		  "dmemd.conf: [hotadd] unplug_delay_s=86401: must be between 0 and 86400" },
+		{ "[hotadd]\nunplug_delay_s=99999999999999999999999\n",
+		  "dmemd.conf: [hotadd] unplug_delay_s=99999999999999999999999: must be between 0 and 86400" },
+		{ "[hotadd]\nunplug_delay_s=never\n",
+		  "dmemd.conf: [hotadd] unplug_delay_s=never: not a whole number (valid: 0..86400)" },
+		{ "[hotadd]\nunplug_delay_s=60s\n",
+		  "dmemd.conf: [hotadd] unplug_delay_s=60s: not a whole number (valid: 0..86400)" },
+		{ "[hotadd]\nunplug_delay_s=shrink_delay_s\n",
+		  "dmemd.conf: [hotadd] unplug_delay_s=shrink_delay_s: not a whole number (valid: 0..86400)" },
+	};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(good); i++) {
+		g_autoptr(GError) error = NULL;
+		DmemConfig cfg;
+
+		g_test_message("%s", good[i].text);
+		dmem_config_init(&cfg);
+		g_assert_true(load(good[i].text, &cfg, &error));
+		g_assert_no_error(error);
+		g_assert_cmpint(cfg.unplug_delay_set, ==, good[i].set);
+		if (good[i].set)
+			g_assert_cmpuint(cfg.unplug_delay_s, ==, good[i].delay_s);
+		g_assert_cmpuint(dmem_config_unplug_delay_s(&cfg), ==, good[i].delay_s);
+		dmem_config_clear(&cfg);
+	}
+	for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autoptr(GError) error = NULL;
+		DmemConfig cfg;
+
+		g_test_message("%s", bad[i].text);
+		dmem_config_init(&cfg);
+		g_assert_false(load(bad[i].text, &cfg, &error));
+		g_assert_true(error->domain == DMEM_ERROR);
+		g_test_message("-> %s", error->message);
+		g_assert_cmpstr(error->message, ==, bad[i].msg);
+		assert_defaults(&cfg);	/* untouched on error */
+		dmem_config_clear(&cfg);
+	}
+}
+
 static void test_unknown(void)
 {
 	static const struct {
@@ -241,7 +336,12 @@ static void test_unknown(void)
 		{ "[policy]\nweigth=5\n",
 		  "dmemd.conf: [policy] unknown key 'weigth' (known keys: buffer_percent, weight, host_reserve_mib, host_pool_mib, shrink_delay_s, max_shrink_mib_per_s, reclaim_unresponsive_s, cache_aware, cache_probe_s, cache_reprobe_s)" },
 		{ "[hotadd]\ndimm_size=256\n",
-		  "dmemd.conf: [hotadd] unknown key 'dimm_size' (known keys: dimm_size_mib)" },
+		  "dmemd.conf: [hotadd] unknown key 'dimm_size' (known keys: dimm_size_mib, unplug, unplug_delay_s)" },
+		{ "[hotadd]\nunplug_delay=60\n",
+		  "dmemd.conf: [hotadd] unknown key 'unplug_delay'" },
+		/* a hot-remove key is [hotadd]'s, not [policy]'s */
+		{ "[policy]\nunplug=no\n",
+		  "dmemd.conf: [policy] unknown key 'unplug'" },
 		/* a key in the wrong group is unknown there */
 		{ "[daemon]\nweight=5\n",
 		  "dmemd.conf: [daemon] unknown key 'weight'" },
@@ -456,7 +556,8 @@ static void test_to_string_roundtrip(void)
 	g_assert_true(load("[daemon]\nuri=test:///default\ninterval_ms=250\n"
 			   "metrics_file=/tmp/m.prom\n"
 			   "[policy]\nhost_pool_mib=4096\nreclaim_unresponsive_s=17\n"
-			   "[hotadd]\ndimm_size_mib=384\n", &a, &error));
+			   "[hotadd]\ndimm_size_mib=384\nunplug=no\nunplug_delay_s=90\n",
+			   &a, &error));
 	text = dmem_config_to_string(&a);
 	dmem_config_init(&b);
 	g_assert_true(load(text, &b, &error));
@@ -468,6 +569,31 @@ static void test_to_string_roundtrip(void)
 	g_assert_cmpuint(a.weight, ==, b.weight);
 	g_assert_cmpstr(b.metrics_file, ==, "/tmp/m.prom");
 	g_assert_cmpuint(b.reclaim_unresponsive_s, ==, 17);
+	g_assert_false(b.unplug);
+	g_assert_true(b.unplug_delay_set);
+	g_assert_cmpuint(b.unplug_delay_s, ==, 90);
+	g_free(text);
+
+	/* A delay of 0 is a value, not "empty". */
+	a.unplug_delay_s = 0;
+	text = dmem_config_to_string(&a);
+	g_assert_nonnull(strstr(text, "\nunplug_delay_s=0\n"));
+	g_assert_true(load(text, &b, &error));
+	g_assert_true(b.unplug_delay_set);
+	g_assert_cmpuint(dmem_config_unplug_delay_s(&b), ==, 0);
+	g_free(text);
+
+	/* Unset: written as an empty value, read back as following shrink_delay_s. */
+	a.unplug = TRUE;
+	a.unplug_delay_set = FALSE;
+	a.shrink_delay_s = 45;
+	text = dmem_config_to_string(&a);
+	g_assert_nonnull(strstr(text, "\nunplug=yes\n"));
+	g_assert_nonnull(strstr(text, "\nunplug_delay_s=\n"));
+	g_assert_true(load(text, &b, &error));
+	g_assert_true(b.unplug);
+	g_assert_false(b.unplug_delay_set);
+	g_assert_cmpuint(dmem_config_unplug_delay_s(&b), ==, 45);
 	g_free(text);
 
 	/* Metrics off: written as an empty value, read back as off. */
@@ -486,7 +612,13 @@ static void test_copy(void)
 
 	dmem_config_init(&a);
 	a.metrics_file = g_strdup("/tmp/m.prom");
+	a.unplug = FALSE;
+	a.unplug_delay_set = TRUE;
+	a.unplug_delay_s = 7;
 	dmem_config_copy(&b, &a);
+	g_assert_false(b.unplug);
+	g_assert_true(b.unplug_delay_set);
+	g_assert_cmpuint(b.unplug_delay_s, ==, 7);
 	g_assert_true(a.uri != b.uri);
 	g_assert_cmpstr(a.uri, ==, b.uri);
 	g_assert_true(a.metrics_file != b.metrics_file);
@@ -507,6 +639,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/all-keys", test_all_keys);
 	g_test_add_func("/config/ranges", test_ranges);
 	g_test_add_func("/config/bad-types", test_bad_types);
+	g_test_add_func("/config/unplug-delay", test_unplug_delay);
 	g_test_add_func("/config/unknown", test_unknown);
 	g_test_add_func("/config/malformed", test_malformed);
 	g_test_add_func("/config/first-error-wins", test_first_error_wins);

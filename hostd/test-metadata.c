@@ -20,6 +20,15 @@ static void test_full(void)
 	g_assert_true(md.has_buffer && md.buffer_percent == 20);
 	g_assert_true(md.has_weight && md.weight == 5000);
 	g_assert_true(md.has_enabled && md.enabled);
+	g_assert_false(md.has_cache || md.has_unplug);
+
+	g_assert_true(dmem_metadata_parse(
+		"<dmem cache=\"ignore\" unplug=\"no\"/>", &md, &error));
+	g_assert_no_error(error);
+	g_assert_true(md.has_cache && md.cache_ignore);
+	g_assert_true(md.has_unplug && !md.unplug);
+	g_assert_false(md.has_minimum || md.has_buffer || md.has_weight ||
+		       md.has_enabled);
 }
 
 static void test_as_libvirt_returns_it(void)
@@ -53,7 +62,7 @@ static void test_empty_element(void)
 
 	g_assert_true(dmem_metadata_parse("<dmem/>", &md, &error));
 	g_assert_false(md.has_minimum || md.has_buffer || md.has_weight ||
-		       md.has_enabled);
+		       md.has_enabled || md.has_cache || md.has_unplug);
 }
 
 static void test_values(void)
@@ -88,10 +97,20 @@ static void test_values(void)
 		{ "<dmem enabled=\"true\"/>", FALSE, "enabled=true: must be 'yes' or 'no'" },
 		{ "<dmem enabled=\"YES\"/>", FALSE, "enabled=YES: must be 'yes' or 'no'" },
 		{ "<dmem minimun=\"1024\"/>", FALSE,
-		  "unknown attribute 'minimun' (known: minimum, buffer, weight, enabled, cache)" },
+		  "unknown attribute 'minimun' (known: minimum, buffer, weight, enabled, cache, unplug)" },
+		{ "<dmem unplugged=\"no\"/>", FALSE,
+		  "unknown attribute 'unplugged' (known: minimum, buffer, weight, enabled, cache, unplug)" },
 		{ "<dmem cache=\"protect\"/>", TRUE, NULL },
 		{ "<dmem cache=\"ignore\"/>", TRUE, NULL },
 		{ "<dmem cache=\"no\"/>", FALSE, "cache=no: must be 'protect' or 'ignore'" },
+		{ "<dmem unplug=\"yes\"/>", TRUE, NULL },
+		{ "<dmem unplug=\"no\"/>", TRUE, NULL },
+		{ "<dmem unplug=\"false\"/>", FALSE, "unplug=false: must be 'yes' or 'no'" },
+		{ "<dmem unplug=\"No\"/>", FALSE, "unplug=No: must be 'yes' or 'no'" },
+		{ "<dmem unplug=\"0\"/>", FALSE, "unplug=0: must be 'yes' or 'no'" },
+		{ "<dmem unplug=\"\"/>", FALSE, "unplug=: must be 'yes' or 'no'" },
+		{ "<dmem unplug=\"no\" unplug=\"yes\"/>", FALSE,
+		  "attribute 'unplug' given twice" },
 		{ "<dmem><x/></dmem>", FALSE, "unexpected element <x> inside <dmem>" },
 		{ "<dmem>text</dmem>", FALSE, "unexpected text inside <dmem>" },
 		{ "<other weight=\"1\"/>", FALSE, "expected <dmem>, found <other>" },
@@ -144,6 +163,19 @@ static void test_format(void)
 	md.enabled = FALSE;
 	some = dmem_metadata_format(&md);
 	g_assert_cmpstr(some, ==, "<dmem weight=\"5000\" enabled=\"no\"/>");
+	g_free(some);
+
+	md.has_weight = md.has_enabled = FALSE;
+	md.has_unplug = TRUE;
+	md.unplug = FALSE;
+	some = dmem_metadata_format(&md);
+	g_assert_cmpstr(some, ==, "<dmem unplug=\"no\"/>");
+	g_free(some);
+	md.unplug = TRUE;
+	md.has_cache = TRUE;
+	md.cache_ignore = TRUE;
+	some = dmem_metadata_format(&md);
+	g_assert_cmpstr(some, ==, "<dmem cache=\"ignore\" unplug=\"yes\"/>");
 }
 
 static void test_roundtrip_random(void)
@@ -160,6 +192,8 @@ static void test_roundtrip_random(void)
 			.weight = g_test_rand_int_range(0, 10001),
 			.has_enabled = g_test_rand_bit(),
 			.enabled = g_test_rand_bit(),
+			.has_unplug = g_test_rand_bit(),
+			.unplug = g_test_rand_bit(),
 		}, out;
 
 		xml = dmem_metadata_format(&in);
@@ -169,6 +203,7 @@ static void test_roundtrip_random(void)
 		g_assert_cmpint(in.has_buffer, ==, out.has_buffer);
 		g_assert_cmpint(in.has_weight, ==, out.has_weight);
 		g_assert_cmpint(in.has_enabled, ==, out.has_enabled);
+		g_assert_cmpint(in.has_unplug, ==, out.has_unplug);
 		if (in.has_minimum)
 			g_assert_cmpuint(in.minimum_mib, ==, out.minimum_mib);
 		if (in.has_buffer)
@@ -177,6 +212,8 @@ static void test_roundtrip_random(void)
 			g_assert_cmpuint(in.weight, ==, out.weight);
 		if (in.has_enabled)
 			g_assert_cmpint(in.enabled, ==, out.enabled);
+		if (in.has_unplug)
+			g_assert_cmpint(in.unplug, ==, out.unplug);
 	}
 }
 
@@ -195,7 +232,8 @@ static void test_garbage(void)
 		buf[len] = '\0';
 		if (!dmem_metadata_parse(buf, &md, NULL))
 			g_assert_false(md.has_minimum || md.has_buffer ||
-				       md.has_weight || md.has_enabled);
+				       md.has_weight || md.has_enabled ||
+				       md.has_cache || md.has_unplug);
 	}
 }
 
@@ -208,6 +246,7 @@ static void test_merge(void)
 	DmemMetadata update = {
 		.has_weight = TRUE, .weight = 20,
 		.has_enabled = TRUE, .enabled = FALSE,
+		.has_unplug = TRUE, .unplug = FALSE,
 	};
 
 	dmem_metadata_merge(&md, &update);
@@ -215,6 +254,42 @@ static void test_merge(void)
 	g_assert_false(md.has_buffer);
 	g_assert_true(md.has_weight && md.weight == 20);
 	g_assert_true(md.has_enabled && !md.enabled);
+	g_assert_true(md.has_unplug && !md.unplug);
+
+	/* An update without unplug keeps it; one with it replaces it. */
+	update = (DmemMetadata) { .has_weight = TRUE, .weight = 30 };
+	dmem_metadata_merge(&md, &update);
+	g_assert_true(md.has_unplug && !md.unplug);
+	update = (DmemMetadata) { .has_unplug = TRUE, .unplug = TRUE };
+	dmem_metadata_merge(&md, &update);
+	g_assert_true(md.has_unplug && md.unplug);
+	g_assert_true(md.has_weight && md.weight == 30);
+}
+
+/* dmemctl's path: one attribute by name, validated like the element's. */
+static void test_set(void)
+{
+	DmemMetadata md = { 0 };
+	GError *error = NULL;
+
+	g_assert_true(dmem_metadata_set(&md, "unplug", "no", &error));
+	g_assert_no_error(error);
+	g_assert_true(md.has_unplug && !md.unplug);
+	g_assert_true(dmem_metadata_set(&md, "unplug", "yes", &error));
+	g_assert_true(md.has_unplug && md.unplug);
+	g_assert_false(md.has_minimum || md.has_buffer || md.has_weight ||
+		       md.has_enabled || md.has_cache);
+
+	g_assert_false(dmem_metadata_set(&md, "unplug", "off", &error));
+	g_assert_error(error, DMEM_ERROR, DMEM_ERROR_INVALID);
+	g_assert_cmpstr(error->message, ==, "off: must be 'yes' or 'no'");
+	g_clear_error(&error);
+
+	g_assert_false(dmem_metadata_set(&md, "hotremove", "no", &error));
+	g_assert_error(error, DMEM_ERROR, DMEM_ERROR_UNKNOWN);
+	g_assert_cmpstr(error->message, ==,
+			"unknown attribute 'hotremove' (known: minimum, buffer, weight, enabled, cache, unplug)");
+	g_clear_error(&error);
 }
 
 int main(int argc, char **argv)
@@ -228,5 +303,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/metadata/roundtrip", test_roundtrip_random);
 	g_test_add_func("/metadata/garbage", test_garbage);
 	g_test_add_func("/metadata/merge", test_merge);
+	g_test_add_func("/metadata/set", test_set);
 	return g_test_run();
 }

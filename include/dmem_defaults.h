@@ -65,6 +65,12 @@
  * of the sizes we manage a block is 128 MiB, so a DIMM must be a multiple.
  */
 #define DMEM_GUEST_MEMORY_BLOCK_MIB	128
+/*
+ * Hot-remove: a hot-added DIMM the VM no longer needs is unplugged, not
+ * ballooned. Its delay, unplug_delay_s, is empty by default: shrink_delay_s,
+ * and has the same range.
+ */
+#define DMEM_DEFAULT_UNPLUG		1
 
 /*
  * Largest memory size any dmem interface accepts: 4 PiB. Bounding sizes
