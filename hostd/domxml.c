@@ -8,7 +8,9 @@
  *   /domain/memory, /domain/currentMemory, /domain/maxMemory[@slots]
  *   /domain/cpu/numa/cell
  *   /domain/devices/memballoon[@model]/stats[@period]
- *   /domain/devices/memory/target/size
+ *   /domain/devices/memory[@model]/target/size
+ *   /domain/devices/memory/alias[@name]
+ *   /domain/devices/memory/address[@type='dimm'][@slot]
  */
 #include <string.h>
 
@@ -106,6 +108,33 @@ static gboolean parse_uint_attr(const char *element, const char *name,
 	return TRUE;
 }
 
+/*
+ * Start a new memory device at the end of out->dimm_list. When the list is
+ * full the oldest is dropped: libvirt appends hot-plugged devices, so the
+ * last ones are the newest, the ones dmemd may unplug.
+ */
+static void dimm_append(DmemDomainXml *out, const char *model)
+{
+	if (out->dimm_list_len == DMEM_DOMXML_DIMMS_MAX) {
+		memmove(&out->dimm_list[0], &out->dimm_list[1],
+			(DMEM_DOMXML_DIMMS_MAX - 1) * sizeof(out->dimm_list[0]));
+		out->dimm_list_len--;
+	}
+	out->dimm_list[out->dimm_list_len++] = (DmemDimm) {
+		.slot = -1,
+		.dimm = model && strcmp(model, "dimm") == 0,
+	};
+}
+
+/*
+ * The memory device being read. Only called for elements below
+ * devices/memory, whose start appended it, so the list is never empty.
+ */
+static DmemDimm *dimm_current(DmemDomainXml *out)
+{
+	return &out->dimm_list[out->dimm_list_len - 1];
+}
+
 static void on_start(GMarkupParseContext *ctx, const char *element,
 		     const char **names, const char **values,
 		     gpointer user_data, GError **error)
@@ -152,6 +181,37 @@ static void on_start(GMarkupParseContext *ctx, const char *element,
 			return;
 	} else if (path_is(ctx, "devices/memory")) {
 		out->dimms++;
+		dimm_append(out, attr(names, values, "model"));
+	} else if (path_is(ctx, "devices/memory/alias")) {
+		DmemDimm *d = dimm_current(out);
+		const char *name = attr(names, values, "name");
+
+		/* Truncating would detach the wrong device, or none. */
+		if (name && strlen(name) >= sizeof(d->alias)) {
+			g_set_error(error, DMEM_ERROR, DMEM_ERROR_INVALID,
+				    "<alias name='%s'>: longer than %zu bytes",
+				    name, sizeof(d->alias) - 1);
+			return;
+		}
+		g_strlcpy(d->alias, name ? name : "", sizeof(d->alias));
+	} else if (path_is(ctx, "devices/memory/address")) {
+		const char *type = attr(names, values, "type");
+		const char *slot = attr(names, values, "slot");
+		guint v;
+
+		/*
+		 * Only a DIMM address has a slot (virtio-mem's is PCI). A slot
+		 * that is not a number is an error, like slots= and period=
+		 * above, not "no slot": libvirt always writes a number, so
+		 * anything else means this XML is not what we think it is and
+		 * dmemd must not pick a device to unplug from it.
+		 */
+		if (type && strcmp(type, "dimm") == 0 && slot) {
+			if (!parse_uint_attr(element, "slot", slot, G_MAXINT, &v,
+					     error))
+				return;
+			dimm_current(out)->slot = (gint)v;
+		}
 	} else if (path_is(ctx, "devices/memory/target/size")) {
 		text = TEXT_DIMM_SIZE;
 	}
@@ -219,6 +279,8 @@ static void on_end(GMarkupParseContext *ctx, const char *element,
 		break;
 	case TEXT_DIMM_SIZE:
 		out->dimm_kib += kib;
+		/* Summed like dimm_kib (a device has one <size>). */
+		dimm_current(out)->size_kib += kib;
 		break;
 	case TEXT_NONE:
 		break;
@@ -258,4 +320,17 @@ gboolean dmem_domxml_parse(const char *xml, DmemDomainXml *out, GError **error)
 		new.current_kib = new.memory_kib;
 	*out = new;
 	return TRUE;
+}
+
+const DmemDimm *dmem_domxml_newest_dimm(const DmemDomainXml *x)
+{
+	g_return_val_if_fail(x != NULL, NULL);
+
+	for (guint i = MIN(x->dimm_list_len, DMEM_DOMXML_DIMMS_MAX); i > 0; i--) {
+		const DmemDimm *d = &x->dimm_list[i - 1];
+
+		if (d->dimm && d->alias[0])
+			return d;
+	}
+	return NULL;
 }
