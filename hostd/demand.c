@@ -71,7 +71,9 @@ gboolean dmem_demand_compute(const DmemPolicyParams *p, const DmemHostInput *h,
 {
 	const DmemGuestStats *s = &vm->stats;
 	dmem_kib_t live = bound(vm->live_kib);
-	dmem_kib_t total_max = sat_add(live, percent_of(live, DMEM_STATS_TOTAL_SLACK_PERCENT));
+	/* Statistics from before an unplug still count the DIMM. */
+	dmem_kib_t total_max = sat_add(sat_add(live, bound(vm->unplugged_kib)),
+				       percent_of(live, DMEM_STATS_TOTAL_SLACK_PERCENT));
 	gint64 age_s = h->now_real_s - s->last_update_s;
 
 	if (age_s > stale_after_s(p)) {

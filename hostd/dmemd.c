@@ -10,7 +10,8 @@
  * cycle every interval_ms:
  *
  *   collect (virt-collect.c) -> resolve settings (settings.c)
- *     -> decide (policy.c) -> act (virt-act.c) -> publish (state.c)
+ *     -> decide (policy.c) -> act (virt-act.c, virt-unplug.c)
+ *     -> publish (state.c)
  *
  * Collecting and acting run in worker threads, one job per VM (virt-job.c):
  * the cycle starts the collection and decides when the facts are in (or at
@@ -108,7 +109,7 @@ static void notify_status(Dmemd *d, const char *status)
 	dmem_notify("STATUS=%s", status);
 }
 
-static void publish_vm(DmemState *st, const DmemVm *vm)
+static void publish_vm(DmemState *st, const DmemVm *vm, gint64 now_us)
 {
 	const DmemVmDecision *dec = &vm->decision;
 	DmemStateVm *s = dmem_state_add_vm(st);
@@ -144,6 +145,17 @@ static void publish_vm(DmemState *st, const DmemVm *vm)
 	s->disk_read_kib_per_s = dec->disk_read_kib_per_s;
 	s->hot_cache_known = dec->demand_known && dec->cache_phase != DMEM_CACHE_OFF;
 	s->hot_cache_kib = dec->hot_cache_kib;
+	s->unplug_enabled = vm->input.unplug_enabled;
+	if (vm->unplug_alias[0]) {
+		s->unplugging = g_strdup(vm->unplug_alias);
+		s->unplugging_kib = vm->unplug_kib;
+		s->unplugging_ms = (now_us - vm->unplug_since_us) / 1000;
+	}
+	s->unplugs = vm->unplugs;
+	s->unplug_refusals = vm->unplug_refusals;
+	s->unplug_failure = g_strdup(vm->unplug_failure);
+	s->unplug_retry_s = dmem_vm_unplug_blocked(vm, now_us) ?
+			    (vm->unplug_retry_at_us - now_us + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC : 0;
 	dmem_explain_record(&vm->input, dec, &s->decision);
 }
 
@@ -189,6 +201,7 @@ static void publish(Dmemd *d, GPtrArray *vms, const DmemPolicyParams *p,
 	st.cache_aware = p->cache_aware;
 	st.cache_probe_s = p->cache_probe_s;
 	st.cache_reprobe_s = p->cache_reprobe_s;
+	st.unplug_delay_s = p->unplug_delay_s;
 	if (pool) {
 		st.minimums_exceed_pool = pool->minimums_exceed_pool;
 		st.pool_kib = pool->pool_kib;
@@ -202,7 +215,7 @@ static void publish(Dmemd *d, GPtrArray *vms, const DmemPolicyParams *p,
 		st.contention = pool->contention;
 	}
 	for (guint i = 0; vms && i < vms->len; i++)
-		publish_vm(&st, vms->pdata[i]);
+		publish_vm(&st, vms->pdata[i], g_get_monotonic_time());
 	for (guint i = 0; vms && d->virt->inactive && i < d->virt->inactive->len; i++) {
 		const DmemInactiveVm *vm = d->virt->inactive->pdata[i];
 		DmemStateVm *s = dmem_state_add_vm(&st);
@@ -325,6 +338,7 @@ static void on_collected(gpointer data)
 
 	dmem_policy_params_from_config(&params, &d->cfg);
 	dmem_jobs_watch(d->virt, now_us);
+	dmem_virt_unplug_watch(d->virt, now_us);
 	avail = host_available(d);
 	vms = dmem_virt_vms(d->virt);
 	in = g_new0(DmemVmInput, MAX(vms->len, 1));
@@ -352,6 +366,12 @@ static void on_collected(gpointer data)
 			.apply_pending = vm->apply_pending,
 			.pending_target_kib = vm->pending_target_kib,
 			.pending_dimms = vm->pending_dimms,
+			.unplugging = vm->unplug_alias[0] != '\0',
+			.unplug_blocked = dmem_vm_unplug_blocked(vm, now_us),
+			/* Same second: maybe before, maybe after. */
+			.unplugged_kib = vm->have_stats &&
+					 vm->stats.last_update_s > vm->unplugged_real_s ?
+					 0 : vm->unplugged_kib,
 		};
 
 		facts.call_pending = dmem_job_pending(vm, now_us, &facts.call_pending_s);

@@ -136,8 +136,106 @@ static void explain_cache(GString *s, const DmemPolicyParams *p, const DmemVmDec
 			MIB(d->probe_step_kib), 2 * p->cache_probe_s);
 }
 
-char *dmem_policy_explain(const DmemPolicyParams *p, const DmemVmInput *vm,
-			  const DmemVmDecision *d, const DmemPoolDecision *pool)
+/* "150 ms", "42 s", "12 min". */
+static void append_duration_ms(GString *s, gint64 ms)
+{
+	if (ms < 10000)
+		appendf(s, "%" G_GINT64_FORMAT " ms", MAX(ms, 0));
+	else if (ms < 120000)
+		appendf(s, "%" G_GINT64_FORMAT " s", ms / 1000);
+	else
+		appendf(s, "%" G_GINT64_FORMAT " min", ms / 60000);
+}
+
+/* Why the balloon takes a surplus before the DIMMs it leaves unused go. */
+static void append_balloon_first(GString *s, const DmemPolicyParams *p,
+				 const DmemVmDecision *d, const DmemPoolDecision *pool)
+{
+	if (d->shrink_at_once || (pool && pool->contention))
+		g_string_append(s, "another VM is short");
+	else if (d->probing)
+		g_string_append(s, "a cache probe runs");
+	else if (p->unplug_delay_s > p->shrink_delay_s)
+		appendf(s, "unplug_delay_s=%u is longer than shrink_delay_s=%u",
+			p->unplug_delay_s, p->shrink_delay_s);
+	else
+		g_string_append(s, "it is above its maximum");
+}
+
+/*
+ * Hot-remove (unplug.c): what the decision does with the hot-added DIMMs
+ * its allocation leaves unused and, from the published state (@sv; NULL
+ * for the policy's own explanation), what came of the unplugs.
+ */
+static void explain_unplug(GString *s, const DmemPolicyParams *p, const DmemVmDecision *d,
+			   const DmemPoolDecision *pool, const DmemStateVm *sv)
+{
+	guint n = d->unplug_dimms;
+
+	if (sv && !sv->unplug_enabled && sv->dimms)
+		g_string_append(s, "  hot-remove: off (unplug=\"no\" in its metadata or "
+				"[hotadd] unplug=no)\n");
+	if (sv && sv->unplugging) {
+		appendf(s, "  hot-remove: unplugging DIMM %s", sv->unplugging);
+		if (sv->unplugging_kib)
+			appendf(s, " (" MIB_FMT ")", MIB(sv->unplugging_kib));
+		g_string_append(s, " for ");
+		append_duration_ms(s, sv->unplugging_ms);
+		g_string_append_c(s, '\n');
+	} else if (sv && sv->unplug_enabled && sv->unplug_failure) {
+		appendf(s, "  hot-remove: the guest refused the last unplug: %s; ",
+			sv->unplug_failure);
+		if (sv->unplug_retry_s > 0)
+			appendf(s, "next try in %" G_GINT64_FORMAT " s; the balloon keeps "
+				"the surplus meanwhile\n", sv->unplug_retry_s);
+		else
+			g_string_append(s, "it may be tried again\n");
+	}
+	if (n) {
+		appendf(s, "  hot-remove: its allocation leaves %u hot-added DIMM%s ("
+			MIB_FMT ") unused; ", n, n == 1 ? "" : "s", MIB(d->unplug_spare_kib));
+		if (n == 1)
+			g_string_append(s, "it goes");
+		else if (d->unplug)
+			appendf(s, "the newest (" MIB_FMT ") goes", MIB(d->unplug_kib));
+		else
+			g_string_append(s, "the newest goes");
+		if (d->unplug) {
+			g_string_append(s, pool && pool->contention ?
+					" now, without waiting: another VM is short" : " now");
+			appendf(s, "; the balloon target is then " MIB_FMT "\n",
+				MIB(d->unplug_target_kib));
+		} else {
+			appendf(s, " in %" G_GINT64_FORMAT " s (unplug_delay_s=%u)",
+				d->unplug_wait_s, p->unplug_delay_s);
+			if (d->keep_balloon_off) {
+				g_string_append(s, n == 1 ?
+						", and the balloon stays off it until then\n" :
+						", and the balloon stays off them until they go\n");
+			} else {
+				g_string_append(s, "; the balloon takes the surplus first (");
+				append_balloon_first(s, p, d, pool);
+				g_string_append(s, ")\n");
+			}
+		}
+	}
+	if (sv && (sv->unplugs || sv->unplug_refusals)) {
+		appendf(s, "  hot-remove: %u DIMM%s unplugged this boot", sv->unplugs,
+			sv->unplugs == 1 ? "" : "s");
+		if (sv->unplug_refusals)
+			appendf(s, ", %u unplug%s refused or unanswered", sv->unplug_refusals,
+				sv->unplug_refusals == 1 ? "" : "s");
+		g_string_append_c(s, '\n');
+	}
+}
+
+/*
+ * The explanation; @sv, the VM in the published state, adds what the
+ * mechanism did (NULL: the policy's decision alone).
+ */
+static char *explain(const DmemPolicyParams *p, const DmemVmInput *vm,
+		     const DmemVmDecision *d, const DmemPoolDecision *pool,
+		     const DmemStateVm *sv)
 {
 	GString *s = g_string_sized_new(1024);
 
@@ -257,6 +355,7 @@ char *dmem_policy_explain(const DmemPolicyParams *p, const DmemVmInput *vm,
 			" above the allocation, returned once "
 			"demand has not risen for shrink_delay_s\n",
 			MIB(d->hotadd_fill_kib));
+	explain_unplug(s, p, d, pool, sv);
 	if (d->above_maximum)
 		g_string_append(s, "  above its maximum (lowered): shrinking to it without "
 				"waiting for the shrink delay\n");
@@ -280,6 +379,12 @@ char *dmem_policy_explain(const DmemPolicyParams *p, const DmemVmInput *vm,
 	return g_string_free(s, FALSE);
 }
 
+char *dmem_policy_explain(const DmemPolicyParams *p, const DmemVmInput *vm,
+			  const DmemVmDecision *d, const DmemPoolDecision *pool)
+{
+	return explain(p, vm, d, pool, NULL);
+}
+
 /* ---- through the published state ---------------------------------------- */
 
 static const struct {
@@ -301,7 +406,11 @@ static const struct {
 	{ DMEM_DECISION_SHRINK_AT_ONCE, G_STRUCT_OFFSET(DmemVmDecision, shrink_at_once) },
 	{ DMEM_DECISION_PROBING, G_STRUCT_OFFSET(DmemVmDecision, probing) },
 	{ DMEM_DECISION_DIMM_AHEAD, G_STRUCT_OFFSET(DmemVmDecision, dimm_ahead) },
+	{ DMEM_DECISION_UNPLUG, G_STRUCT_OFFSET(DmemVmDecision, unplug) },
+	{ DMEM_DECISION_KEEP_BALLOON_OFF, G_STRUCT_OFFSET(DmemVmDecision, keep_balloon_off) },
 };
+
+G_STATIC_ASSERT(G_N_ELEMENTS(decision_flags) == DMEM_DECISION_FLAGS);
 
 #define FLAG_FIELD(d, i) G_STRUCT_MEMBER(gboolean, (d), decision_flags[i].offset)
 
@@ -335,6 +444,11 @@ void dmem_explain_record(const DmemVmInput *vm, const DmemVmDecision *d,
 		.cache_seen_during_kib_per_s = d->cache_seen_during_kib_per_s,
 		.probe_target_kib = d->probe_target_kib,
 		.probe_step_kib = d->probe_step_kib,
+		.unplug_dimms = d->unplug_dimms,
+		.unplug_spare_kib = d->unplug_spare_kib,
+		.unplug_wait_s = d->unplug_wait_s,
+		.unplug_kib = d->unplug_kib,
+		.unplug_target_kib = d->unplug_target_kib,
 	};
 	for (gsize i = 0; i < G_N_ELEMENTS(decision_flags); i++)
 		if (FLAG_FIELD((gpointer)d, i))
@@ -361,6 +475,7 @@ char *dmem_explain_state(const DmemState *s, const DmemStateVm *vm)
 		.cache_aware = s->cache_aware,
 		.cache_probe_s = s->cache_probe_s,
 		.cache_reprobe_s = s->cache_reprobe_s,
+		.unplug_delay_s = s->unplug_delay_s,
 	};
 	DmemVmInput in = {
 		.name = vm->name,
@@ -415,6 +530,11 @@ char *dmem_explain_state(const DmemState *s, const DmemStateVm *vm)
 		.probe_target_kib = x->probe_target_kib,
 		.probe_step_kib = x->probe_step_kib,
 		.hot_cache_kib = vm->hot_cache_kib,
+		.unplug_dimms = x->unplug_dimms,
+		.unplug_spare_kib = x->unplug_spare_kib,
+		.unplug_wait_s = x->unplug_wait_s,
+		.unplug_kib = x->unplug_kib,
+		.unplug_target_kib = x->unplug_target_kib,
 	};
 	DmemPoolDecision pool = {
 		.pool_kib = s->pool_kib,
@@ -437,7 +557,7 @@ char *dmem_explain_state(const DmemState *s, const DmemStateVm *vm)
 		  sizeof(pool.overcommit_reason));
 	for (gsize i = 0; i < G_N_ELEMENTS(decision_flags); i++)
 		FLAG_FIELD(&d, i) = (x->flags & decision_flags[i].flag) != 0;
-	text = dmem_policy_explain(&p, &in, &d, &pool);
+	text = explain(&p, &in, &d, &pool, vm);
 	if (!vm->failure)
 		return text;
 	out = g_string_new(text);

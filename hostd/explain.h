@@ -16,8 +16,10 @@ void dmem_explain_record(const DmemVmInput *vm, const DmemVmDecision *d,
 
 /*
  * The explanation of @vm, a VM of the published state @s: the same text
- * dmem_policy_explain() gives for its decision, plus its last failed action.
- * Newly allocated.
+ * dmem_policy_explain() gives for its decision, plus what only the state
+ * knows: its hot-remove (an unplug in flight, the last refusal, unplugs
+ * this boot, or hot-remove off) and its last failed action. Newly
+ * allocated.
  */
 char *dmem_explain_state(const DmemState *s, const DmemStateVm *vm);
 

@@ -2,8 +2,9 @@
 /*
  * metrics.c - format the published state as Prometheus metrics.
  *
- * Every metric is a gauge: the state is a snapshot of one cycle. Counters
- * would need totals dmemd does not keep across restarts.
+ * Metrics are gauges: the state is a snapshot of one cycle. The exceptions
+ * are a VM's unplug counts, counters of its boot: they start again from 0
+ * when it restarts, which Prometheus' rate() and increase() allow for.
  */
 #include <stddef.h>
 #include <string.h>
@@ -15,6 +16,9 @@ typedef enum {
 	VALUE_KIB,	/* dmem_kib_t, published in bytes */
 	VALUE_BOOL,	/* gboolean, 0 or 1 */
 	VALUE_USEC,	/* gint64 microseconds, published in seconds */
+	VALUE_COUNT,	/* guint */
+	VALUE_TOTAL,	/* guint, a counter */
+	VALUE_SET,	/* a string, 1 if there is one (not NULL), else 0 */
 } ValueKind;
 
 typedef struct {
@@ -84,6 +88,16 @@ static const Metric vm_metrics[] = {
 	  VALUE_KIB, VM(ideal_kib), KNOWN(demand_known) },
 	{ "dmem_vm_hotadded_bytes", "Memory of the DIMMs hot-added to the VM.",
 	  VALUE_KIB, VM(hotadded_kib), ALWAYS },
+	{ "dmem_vm_dimms", "Hot-added DIMMs plugged into the VM.",
+	  VALUE_COUNT, VM(dimms), ALWAYS },
+	{ "dmem_vm_unplugging", "1 while a hot-added DIMM is being unplugged from the VM.",
+	  VALUE_SET, VM(unplugging), ALWAYS },
+	{ "dmem_vm_dimm_unplugs_total", "Hot-added DIMMs unplugged from the VM since it "
+	  "started.",
+	  VALUE_TOTAL, VM(unplugs), ALWAYS },
+	{ "dmem_vm_dimm_unplug_refusals_total", "Unplugs of the VM's DIMMs its guest refused "
+	  "or did not answer since it started; each is retried later, with backoff.",
+	  VALUE_TOTAL, VM(unplug_refusals), ALWAYS },
 	{ "dmem_vm_cache_bytes", "The guest's page cache (Buffers + Cached), as it "
 	  "reports it; absent while unknown.",
 	  VALUE_KIB, VM(cache_kib), KNOWN(cache_known) },
@@ -128,6 +142,13 @@ static void append_value(GString *out, const char *sep, ValueKind kind,
 	case VALUE_BOOL:
 		*--p = *(const gboolean *)field ? '1' : '0';
 		break;
+	case VALUE_COUNT:
+	case VALUE_TOTAL:
+		p = format_u64(p, *(const guint *)field);
+		break;
+	case VALUE_SET:
+		*--p = *(const char *const *)field ? '1' : '0';
+		break;
 	case VALUE_USEC:
 		/* Exact decimal seconds, whatever the locale's decimal point. */
 		us = *(const gint64 *)field;
@@ -145,9 +166,11 @@ static void append_value(GString *out, const char *sep, ValueKind kind,
 	g_string_append_len(out, p, end - p);
 }
 
-static void append_header(GString *out, const char *name, const char *help)
+static void append_header(GString *out, const char *name, const char *help,
+			  ValueKind kind)
 {
-	g_string_append_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+	g_string_append_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+			       kind == VALUE_TOTAL ? "counter" : "gauge");
 }
 
 /* A label value: backslash, double quote and line feed are escaped. */
@@ -198,7 +221,7 @@ static gboolean has_series(const Metric *m, const DmemStateVm *vm, const char *l
 char *dmem_metrics_format(const DmemState *s)
 {
 	guint n = s->vms->len;
-	GString *out = g_string_sized_new(4096 + (gsize)n * 600);
+	GString *out = g_string_sized_new(4096 + (gsize)n * 900);
 	/* Each VM's {domain="..." once; NULL for a VM without live numbers. */
 	g_autofree char **labels = g_new0(char *, n + 1);
 
@@ -209,7 +232,7 @@ char *dmem_metrics_format(const DmemState *s)
 	for (gsize i = 0; i < G_N_ELEMENTS(host_metrics); i++) {
 		const Metric *m = &host_metrics[i];
 
-		append_header(out, m->name, m->help);
+		append_header(out, m->name, m->help, m->kind);
 		g_string_append(out, m->name);
 		append_value(out, " ", m->kind, s, m->offset);
 	}
@@ -226,7 +249,7 @@ char *dmem_metrics_format(const DmemState *s)
 			if (!has_series(m, vm, labels[j]))
 				continue;
 			if (!header)
-				append_header(out, m->name, m->help);
+				append_header(out, m->name, m->help, m->kind);
 			header = TRUE;
 			g_string_append_len(out, m->name, (gssize)name_len);
 			g_string_append(out, labels[j]);
@@ -236,7 +259,8 @@ char *dmem_metrics_format(const DmemState *s)
 
 	if (n)
 		append_header(out, "dmem_vm_status", "The VM's status, with value 1: OK, "
-			      "Low, Warning, NoDriver, Unresponsive or Unmanaged.");
+			      "Low, Warning, NoDriver, Unresponsive or Unmanaged.",
+			      VALUE_BOOL);
 	for (guint j = 0; j < n; j++) {
 		const DmemStateVm *vm = s->vms->pdata[j];
 

@@ -160,6 +160,12 @@ typedef struct {
 	gboolean pending;	/* a decision is on its way: none now */
 } DmemTargetVm;
 
+/*
+ * Has demand risen noticeably above @ref (the lowest since a clock
+ * started)? More than DMEM_DEMAND_RISE_MIN_KIB and DMEM_DEMAND_RISE_PERCENT.
+ */
+gboolean dmem_demand_rose(dmem_kib_t now, dmem_kib_t ref);
+
 /* What @t would hold with @target and @dimms more DIMMs of @dimm_kib. */
 dmem_kib_t dmem_held_with(const DmemTargetVm *t, dmem_kib_t target,
 			  guint dimms, dmem_kib_t dimm_kib);
@@ -217,5 +223,17 @@ dmem_kib_t dmem_hotadd_reach(const DmemPolicyParams *p, const DmemTargetVm *t,
  */
 dmem_kib_t dmem_hotadd_plan(const DmemPolicyParams *p, const DmemTargetVm *g,
 			    DmemVmDecision *out, gsize n, dmem_kib_t room);
+
+/* ---- unplug.c ----------------------------------------------------------- */
+
+/*
+ * Before the shrink: how many of the newest hot-added DIMMs @vm's
+ * allocation leaves unused, the unplug clock, whether the balloon stays off
+ * them until they go (d->keep_balloon_off), and whether the newest goes now
+ * (d->unplug).
+ */
+void dmem_unplug_plan(const DmemPolicyParams *p, const DmemHostInput *h,
+		      const DmemVmInput *vm, const DmemTargetVm *t, DmemVmState *st,
+		      DmemVmDecision *d, gboolean contention);
 
 #endif /* DMEM_POLICY_PRIV_H */

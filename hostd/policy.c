@@ -13,7 +13,8 @@
  *      among flexible VMs, minimums, demand, buffers, by weight
  *      (arbitrate.c);
  *   4. time (targets.c): surplus goes back after the delay or at once when
- *      another VM is short; growth only comes out of the part of the pool
+ *      another VM is short, whole hot-added DIMMs by unplugging them
+ *      (unplug.c); growth only comes out of the part of the pool
  *      that nobody holds, within the live size first, then by whole DIMMs
  *      (hotadd.c); an uncooperative VM is never given more, and gives back
  *      only after reclaim_unresponsive_s while others are short;
@@ -38,6 +39,7 @@ void dmem_policy_params_from_config(DmemPolicyParams *p, const DmemConfig *cfg)
 		.cache_aware = cfg->cache_aware,
 		.cache_probe_s = cfg->cache_probe_s,
 		.cache_reprobe_s = cfg->cache_reprobe_s,
+		.unplug_delay_s = dmem_config_unplug_delay_s(cfg),
 	};
 }
 
@@ -495,7 +497,7 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 			if (!st->uncoop_since_us)
 				st->uncoop_since_us = h->now_us;
 			d->held_for_s = (h->now_us - st->uncoop_since_us) / G_USEC_PER_SEC;
-			st->surplus_since_us = 0;
+			st->surplus_since_us = st->unplug_since_us = 0;
 			pool.uncooperative_kib = sat_add(pool.uncooperative_kib, d->held_kib);
 			continue;
 		}
@@ -577,9 +579,12 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 		else if ((out[i].allocation_kib > t[i].cur || ahead(&out[i], &t[i], &pool)) &&
 			 !out[i].probing)
 			grow[ngrow++] = t[i];
-		else
+		else {
+			dmem_unplug_plan(p, h, &vms[i], &t[i], &states[i], &out[i],
+					 pool.contention);
 			dmem_targets_shrink(p, h, &t[i], &states[i], &out[i],
 					    pool.contention);
+		}
 	}
 	/* An uncooperative VM gives memory only to a VM short of demand,
 	 * not of a buffer. */
@@ -588,7 +593,7 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 			dmem_targets_reclaim(p, h, &t[i], &states[i], &out[i],
 					     pool.contention && below_demand);
 	for (gsize k = 0; k < ngrow; k++)
-		states[grow[k].i].surplus_since_us = 0;
+		states[grow[k].i].surplus_since_us = states[grow[k].i].unplug_since_us = 0;
 	dmem_targets_grow(p, grow, out, ngrow, room);
 
 	/* 5. statuses, totals. */

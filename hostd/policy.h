@@ -13,6 +13,7 @@
  *   arbitrate.c  sharing a budget by weight (water-filling)
  *   targets.c    timing: shrink delay and rate, growth from free room
  *   hotadd.c     the DIMMs a target needs, and who may keep whole DIMMs
+ *   unplug.c     which hot-added DIMMs go back, and when
  *
  * The pool is shared on what VMs *hold*, not on what they were asked to
  * hold: a VM holds at least max(target, actual), and no less than its QEMU
@@ -154,6 +155,12 @@
 #define DMEM_CACHE_SQUEEZED_MIN_KIB		(32 * DMEM_KIB_PER_MIB)
 #define DMEM_CACHE_SQUEEZED_PERCENT		5
 
+/*
+ * Hot-remove (unplug.c): the newest hot-added DIMMs the policy looks at; a
+ * surplus that leaves more than these unused is given back by the balloon.
+ */
+#define DMEM_UNPLUG_DIMMS_MAX			64
+
 /* ---- input -------------------------------------------------------------- */
 
 /* Memory statistics as the guest reports them: untrusted. */
@@ -219,6 +226,21 @@ typedef struct {
 	dmem_kib_t pending_target_kib;
 	guint pending_dimms;
 
+	/*
+	 * Hot-remove (unplug.c): may its DIMMs be unplugged ([hotadd] unplug
+	 * and its metadata); is an unplug in flight (the mechanism counts it
+	 * as apply_pending too); does a refusal keep it from trying again for
+	 * now; and the DIMMs hot-added this boot, newest first.
+	 */
+	gboolean unplug_enabled;
+	gboolean unplugging;
+	gboolean unplug_blocked;
+	guint removable_dimms;
+	dmem_kib_t removable_kib[DMEM_UNPLUG_DIMMS_MAX];
+	/* DIMM memory unplugged since the guest's last statistics, which
+	 * still count it. */
+	dmem_kib_t unplugged_kib;
+
 	DmemGuestStats stats;
 } DmemVmInput;
 
@@ -234,6 +256,8 @@ typedef struct {
 	gboolean cache_aware;
 	guint cache_probe_s;
 	guint cache_reprobe_s;
+	/* DIMMs a surplus leaves unused go back after this long. */
+	guint unplug_delay_s;
 } DmemPolicyParams;
 
 typedef struct {
@@ -341,6 +365,15 @@ typedef struct {
 	/* When it last took a shrink step (the rate is per time, not per
 	 * cycle: cycles between cycles take no more). */
 	gint64 stepped_us;
+
+	/*
+	 * Since when its allocation has left the newest hot-added DIMM
+	 * unused with demand not rising (0: it has not), the lowest demand
+	 * and the highest allocation since then.
+	 */
+	gint64 unplug_since_us;
+	dmem_kib_t unplug_demand_kib;
+	dmem_kib_t unplug_goal_kib;
 
 	/* Balloon progress: since when it has not moved toward its target. */
 	gint64 stuck_since_us;	/* 0: at target */
@@ -481,6 +514,21 @@ typedef struct {
 	gboolean demand_rising;		/* the delay restarted: demand rose */
 	gboolean shrink_rate_limited;
 	gboolean growth_limited;	/* waits for other VMs to shrink */
+
+	/*
+	 * Hot-remove (unplug.c): the newest hot-added DIMMs its allocation
+	 * leaves unused and their size (the balloon stays off them while
+	 * they wait to be unplugged: keep_balloon_off), seconds left of
+	 * unplug_delay_s, and the unplug of the newest one now, with the
+	 * balloon target it has once the DIMM is gone.
+	 */
+	guint unplug_dimms;
+	dmem_kib_t unplug_spare_kib;
+	gboolean keep_balloon_off;
+	gint64 unplug_wait_s;
+	gboolean unplug;
+	dmem_kib_t unplug_kib;
+	dmem_kib_t unplug_target_kib;
 } DmemVmDecision;
 
 #define DMEM_OVERCOMMIT_REASON_MAX 512

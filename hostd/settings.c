@@ -92,6 +92,41 @@ void dmem_settings_sizes(const DmemDomainXml *config, dmem_kib_t *startup_kib,
 						config->memory_kib;
 }
 
+/* Memory devices of model 'dimm' in @x's list. */
+static guint dimm_count(const DmemDomainXml *x)
+{
+	guint n = 0;
+
+	for (guint i = 0; i < x->dimm_list_len; i++)
+		n += x->dimm_list[i].dimm;
+	return n;
+}
+
+/*
+ * The DIMMs hot-added this boot, newest first: the live definition's DIMMs
+ * beyond those of the persistent one (libvirt appends hot-plugged devices,
+ * and dmemd attaches them live only). DIMMs the VM boots with are part of
+ * its startup memory and stay.
+ */
+static void removable_dimms(const DmemVmFacts *f, DmemVmInput *in)
+{
+	guint live = dimm_count(f->live), boot = dimm_count(f->config);
+	guint want = live > boot ? live - boot : 0;
+
+	for (guint i = f->live->dimm_list_len; i-- > 0 && in->removable_dimms < want &&
+	     in->removable_dimms < DMEM_UNPLUG_DIMMS_MAX;) {
+		const DmemDimm *m = &f->live->dimm_list[i];
+
+		if (!m->dimm)
+			continue;
+		/* Without an alias it cannot be named to libvirt: it stays,
+		 * and so do the older ones behind it. */
+		if (!m->alias[0])
+			break;
+		in->removable_kib[in->removable_dimms++] = m->size_kib;
+	}
+}
+
 void dmem_settings_resolve(const DmemConfig *cfg, const DmemVmFacts *f,
 			   DmemVmInput *in, char *reason)
 {
@@ -117,6 +152,10 @@ void dmem_settings_resolve(const DmemConfig *cfg, const DmemVmFacts *f,
 		.apply_pending = f->apply_pending,
 		.pending_target_kib = f->pending_target_kib,
 		.pending_dimms = f->pending_dimms,
+		.unplug_enabled = md && md->has_unplug ? md->unplug : cfg->unplug,
+		.unplugging = f->unplugging,
+		.unplug_blocked = f->unplug_blocked,
+		.unplugged_kib = f->unplugged_kib,
 	};
 	if (why != reason && why)
 		g_strlcpy(reason, why, DMEM_REASON_MAX);
@@ -132,6 +171,8 @@ void dmem_settings_resolve(const DmemConfig *cfg, const DmemVmFacts *f,
 		in->hotadd_max_kib = f->live->max_memory_kib;
 		in->free_slots = f->live->slots > f->live->dimms ?
 				 f->live->slots - f->live->dimms : 0;
+		if (f->config)
+			removable_dimms(f, in);
 	}
 	if (f->stats)
 		in->stats = *f->stats;

@@ -45,6 +45,10 @@ typedef struct {
 	gboolean apply_pending;
 	dmem_kib_t pending_target_kib;
 	guint pending_dimms;
+	/* A DIMM being unplugged; a refused unplug's backoff still running. */
+	gboolean unplugging;
+	gboolean unplug_blocked;
+	dmem_kib_t unplugged_kib;	/* since the guest's statistics */
 } DmemVmFacts;
 
 /*

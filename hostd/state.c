@@ -24,6 +24,8 @@ static void vm_free(gpointer p)
 	g_free(vm->status);
 	g_free(vm->reason);
 	g_free(vm->failure);
+	g_free(vm->unplugging);
+	g_free(vm->unplug_failure);
 	g_free(vm);
 }
 
@@ -190,12 +192,13 @@ static void put_group(GString *out, const char *name)
 	append(out, "]\n", 2);
 }
 
-static const char *const flag_names[DMEM_DECISION_FLAGS] = {
+static const char *const flag_names[] = {
 	"held", "reclaiming", "held-by-rss", "ideal-at-floor", "above-maximum",
 	"shrink-delayed", "demand-rising", "rate-limited", "growth-limited",
 	"target-changed", "held-at-share", "growing", "shrink-at-once", "probing",
-	"dimm-ahead",
+	"dimm-ahead", "unplug", "keep-balloon-off",
 };
+G_STATIC_ASSERT(G_N_ELEMENTS(flag_names) == DMEM_DECISION_FLAGS);
 
 const char *dmem_state_flag_name(guint bit)
 {
@@ -246,6 +249,11 @@ static void put_decision(GString *out, const DmemStateDecision *x)
 	put_u64(out, KEY("cache_seen_during_kib_per_s"), x->cache_seen_during_kib_per_s);
 	put_u64(out, KEY("probe_target_kib"), x->probe_target_kib);
 	put_u64(out, KEY("probe_step_kib"), x->probe_step_kib);
+	put_u64(out, KEY("unplug_dimms"), x->unplug_dimms);
+	put_u64(out, KEY("unplug_spare_kib"), x->unplug_spare_kib);
+	put_u64(out, KEY("unplug_wait_s"), (guint64)MAX(x->unplug_wait_s, 0));
+	put_u64(out, KEY("unplug_kib"), x->unplug_kib);
+	put_u64(out, KEY("unplug_target_kib"), x->unplug_target_kib);
 }
 
 /* Enough for the fixed keys of the daemon and of a VM. */
@@ -260,7 +268,8 @@ char *dmem_state_to_data(const DmemState *s, gsize *len)
 	for (guint i = 0; i < s->vms->len; i++) {
 		const DmemStateVm *vm = s->vms->pdata[i];
 
-		guess += VM_BYTES_GUESS + (vm->reason ? strlen(vm->reason) : 0);
+		guess += VM_BYTES_GUESS + (vm->reason ? strlen(vm->reason) : 0) +
+			 (vm->unplug_failure ? strlen(vm->unplug_failure) : 0);
 	}
 	out = g_string_sized_new(guess);
 
@@ -293,6 +302,7 @@ char *dmem_state_to_data(const DmemState *s, gsize *len)
 	put_bool(out, KEY("cache_aware"), s->cache_aware);
 	put_u64(out, KEY("cache_probe_s"), s->cache_probe_s);
 	put_u64(out, KEY("cache_reprobe_s"), s->cache_reprobe_s);
+	put_u64(out, KEY("unplug_delay_s"), s->unplug_delay_s);
 	put_u64(out, KEY("vms"), s->vms->len);
 
 	for (guint i = 0; i < s->vms->len; i++) {
@@ -331,6 +341,16 @@ char *dmem_state_to_data(const DmemState *s, gsize *len)
 		if (vm->hot_cache_known)
 			put_u64(out, KEY("hot_cache_kib"), vm->hot_cache_kib);
 		put_str(out, KEY("failure"), vm->failure);
+		put_bool(out, KEY("unplug_enabled"), vm->unplug_enabled);
+		if (vm->unplugging) {
+			put_str(out, KEY("unplugging"), vm->unplugging);
+			put_u64(out, KEY("unplugging_kib"), vm->unplugging_kib);
+			put_u64(out, KEY("unplugging_ms"), (guint64)MAX(vm->unplugging_ms, 0));
+		}
+		put_u64(out, KEY("unplugs"), vm->unplugs);
+		put_u64(out, KEY("unplug_refusals"), vm->unplug_refusals);
+		put_str(out, KEY("unplug_failure"), vm->unplug_failure);
+		put_u64(out, KEY("unplug_retry_s"), (guint64)MAX(vm->unplug_retry_s, 0));
 		if (vm->decision.known)
 			put_decision(out, &vm->decision);
 	}
@@ -457,6 +477,31 @@ static void get_decision(Reader *r, const char *g, DmemStateDecision *x)
 	x->cache_seen_during_kib_per_s = get_u64(r, g, "cache_seen_during_kib_per_s");
 	x->probe_target_kib = get_u64(r, g, "probe_target_kib");
 	x->probe_step_kib = get_u64(r, g, "probe_step_kib");
+	/* Added with hot-remove: optional. */
+	if (!g_key_file_has_key(r->kf, g, "unplug_dimms", NULL))
+		return;
+	x->unplug_dimms = (guint)get_uint(r, g, "unplug_dimms", G_MAXUINT);
+	x->unplug_spare_kib = get_u64(r, g, "unplug_spare_kib");
+	x->unplug_wait_s = (gint64)get_uint(r, g, "unplug_wait_s", G_MAXINT64);
+	x->unplug_kib = get_u64(r, g, "unplug_kib");
+	x->unplug_target_kib = get_u64(r, g, "unplug_target_kib");
+}
+
+/* A VM's hot-remove facts; a state from before hot-remove has none. */
+static void get_unplug(Reader *r, const char *g, DmemStateVm *vm)
+{
+	if (!g_key_file_has_key(r->kf, g, "unplug_enabled", NULL))
+		return;
+	vm->unplug_enabled = get_bool(r, g, "unplug_enabled");
+	vm->unplugging = get_str(r, g, "unplugging", FALSE);
+	if (vm->unplugging) {
+		vm->unplugging_kib = get_u64(r, g, "unplugging_kib");
+		vm->unplugging_ms = (gint64)get_uint(r, g, "unplugging_ms", G_MAXINT64);
+	}
+	vm->unplugs = (guint)get_uint(r, g, "unplugs", G_MAXUINT);
+	vm->unplug_refusals = (guint)get_uint(r, g, "unplug_refusals", G_MAXUINT);
+	vm->unplug_failure = get_str(r, g, "unplug_failure", FALSE);
+	vm->unplug_retry_s = (gint64)get_uint(r, g, "unplug_retry_s", G_MAXINT64);
 }
 
 gboolean dmem_state_from_data(DmemState *s, const char *data, gsize len,
@@ -509,6 +554,8 @@ gboolean dmem_state_from_data(DmemState *s, const char *data, gsize len,
 		new.cache_probe_s = (guint)get_uint(&r, d, "cache_probe_s", G_MAXUINT);
 		new.cache_reprobe_s = (guint)get_uint(&r, d, "cache_reprobe_s", G_MAXUINT);
 	}
+	if (g_key_file_has_key(kf, d, "unplug_delay_s", NULL))
+		new.unplug_delay_s = (guint)get_uint(&r, d, "unplug_delay_s", G_MAXUINT);
 	nvms = get_u64(&r, d, "vms");
 
 	for (guint64 i = 0; r.ok && i < nvms; i++) {
@@ -557,6 +604,7 @@ gboolean dmem_state_from_data(DmemState *s, const char *data, gsize len,
 		if (vm->hot_cache_known)
 			vm->hot_cache_kib = get_u64(&r, g, "hot_cache_kib");
 		vm->failure = get_str(&r, g, "failure", FALSE);
+		get_unplug(&r, g, vm);
 		if (g_key_file_has_key(kf, g, "flags", NULL))
 			get_decision(&r, g, &vm->decision);
 	}

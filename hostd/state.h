@@ -31,7 +31,9 @@ enum {
 	DMEM_DECISION_SHRINK_AT_ONCE = 1 << 12,
 	DMEM_DECISION_PROBING = 1 << 13,
 	DMEM_DECISION_DIMM_AHEAD = 1 << 14,
-	DMEM_DECISION_FLAGS = 15
+	DMEM_DECISION_UNPLUG = 1 << 15,
+	DMEM_DECISION_KEEP_BALLOON_OFF = 1 << 16,
+	DMEM_DECISION_FLAGS = 17
 };
 
 /*
@@ -64,6 +66,17 @@ typedef struct {
 	dmem_kib_t cache_seen_step_kib;
 	dmem_kib_t cache_seen_before_kib_per_s, cache_seen_during_kib_per_s;
 	dmem_kib_t probe_target_kib, probe_step_kib;
+	/*
+	 * Hot-remove (unplug.c): the hot-added DIMMs its allocation leaves
+	 * unused and their size, seconds left of unplug_delay_s, and the
+	 * unplug decided now (DMEM_DECISION_UNPLUG): the newest DIMM's size
+	 * and the balloon target once it is gone.
+	 */
+	guint unplug_dimms;
+	dmem_kib_t unplug_spare_kib;
+	gint64 unplug_wait_s;
+	dmem_kib_t unplug_kib;
+	dmem_kib_t unplug_target_kib;
 } DmemStateDecision;
 
 typedef struct {
@@ -100,6 +113,21 @@ typedef struct {
 	/* The part of the cache counted as demand (estimated: hot_cache_known). */
 	gboolean hot_cache_known;
 	dmem_kib_t hot_cache_kib;
+	/*
+	 * Hot-remove: may its DIMMs be unplugged ([hotadd] unplug and its
+	 * metadata); the DIMM being unplugged now (its alias; NULL: none),
+	 * its size (0: unknown) and for how long; the DIMMs unplugged and the
+	 * unplugs refused or unanswered this boot; the last refusal's reason
+	 * (one line; NULL: none) and the seconds until the next try is
+	 * allowed (0: it may try).
+	 */
+	gboolean unplug_enabled;
+	char *unplugging;
+	dmem_kib_t unplugging_kib;
+	gint64 unplugging_ms;
+	guint unplugs, unplug_refusals;
+	char *unplug_failure;
+	gint64 unplug_retry_s;
 	DmemStateDecision decision;
 } DmemStateVm;
 
@@ -131,6 +159,7 @@ typedef struct {
 	guint reclaim_unresponsive_s;
 	gboolean cache_aware;
 	guint cache_probe_s, cache_reprobe_s;
+	guint unplug_delay_s;
 	GPtrArray *vms;		/* DmemStateVm *, sorted by name */
 } DmemState;
 

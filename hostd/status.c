@@ -31,6 +31,22 @@ static char *size_or_dash(gboolean known, dmem_kib_t kib)
 	return known ? dmem_size_format(kib) : g_strdup("-");
 }
 
+/*
+ * The hot-added memory, and while a DIMM is being unplugged, what goes:
+ * "1024 MiB -256 MiB" (its alias when its size is unknown).
+ */
+static char *hotadded_cell(const DmemStateVm *vm)
+{
+	g_autofree char *size = size_or_dash(vm->live_kib, vm->hotadded_kib);
+	g_autofree char *going = NULL;
+
+	if (!vm->live_kib || !vm->unplugging)
+		return g_steal_pointer(&size);
+	going = vm->unplugging_kib ? dmem_size_format(vm->unplugging_kib) :
+		g_strdup(vm->unplugging);
+	return g_strdup_printf("%s -%s", size, going);
+}
+
 char *dmem_status_table(const DmemState *s)
 {
 	guint n = s->vms->len;
@@ -55,7 +71,7 @@ char *dmem_status_table(const DmemState *s)
 		row[COL_DEMAND] = size_or_dash(vm->demand_known, vm->demand_kib);
 		row[COL_IDEAL] = size_or_dash(vm->demand_known, vm->ideal_kib);
 		row[COL_BALLOON] = size_or_dash(vm->live_kib, vm->balloon_kib);
-		row[COL_HOTADDED] = size_or_dash(vm->live_kib, vm->hotadded_kib);
+		row[COL_HOTADDED] = hotadded_cell(vm);
 		row[COL_STATUS] = g_strdup(vm->status);
 		for (int c = 0; c < COL_N; c++)
 			width[c] = MAX(width[c], (gsize)g_utf8_strlen(row[c], -1));
@@ -259,6 +275,15 @@ char *dmem_status_json(const DmemState *s, const char *stale_reason)
 			json_u64(out, "hot_cache_kib", vm->hot_cache_kib, &f);
 		else
 			json_str(out, "hot_cache_kib", NULL, &f);
+		json_bool(out, "unplug_enabled", vm->unplug_enabled, &f);
+		json_str(out, "unplugging", vm->unplugging, &f);
+		json_u64(out, "unplugging_kib", vm->unplugging ? vm->unplugging_kib : 0, &f);
+		json_u64(out, "unplugging_ms",
+			 vm->unplugging ? (guint64)MAX(vm->unplugging_ms, 0) : 0, &f);
+		json_u64(out, "unplugs", vm->unplugs, &f);
+		json_u64(out, "unplug_refusals", vm->unplug_refusals, &f);
+		json_str(out, "unplug_failure", vm->unplug_failure, &f);
+		json_u64(out, "unplug_retry_s", (guint64)MAX(vm->unplug_retry_s, 0), &f);
 		g_string_append_c(out, '}');
 	}
 	g_string_append(out, "]}\n");

@@ -35,7 +35,7 @@ dmem_kib_t dmem_held_with(const DmemTargetVm *t, dmem_kib_t target,
  * a surplus at every moment, but not one it can spare: shrinking it would
  * take memory the guest is about to use, and the guest would refuse part of
  * the balloon request or ask for it back a cycle later. So the clock
- * restarts whenever demand has risen noticeably (demand_rose()) above its
+ * restarts whenever demand has risen noticeably (dmem_demand_rose()) above its
  * lowest value since the clock last started, which catches a fast rise
  * within a cycle as well as a slow creep over several, and ignores noise.
  * The surplus is shrunk once demand has been flat (or falling) for
@@ -46,7 +46,7 @@ dmem_kib_t dmem_held_with(const DmemTargetVm *t, dmem_kib_t target,
  * takes over once the older surplus is taken. Contention does not wait
  * for the clock at all.
  */
-static gboolean demand_rose(dmem_kib_t now, dmem_kib_t ref)
+gboolean dmem_demand_rose(dmem_kib_t now, dmem_kib_t ref)
 {
 	return now > ref &&
 	       now - ref > MAX(DMEM_DEMAND_RISE_MIN_KIB,
@@ -58,7 +58,7 @@ gboolean dmem_policy_needs_cycle(const DmemVmDecision *last, const DmemGuestStat
 	if (!last->demand_known || !now->has_total || !now->has_available ||
 	    now->available_kib > now->total_kib)
 		return FALSE;
-	return demand_rose(bound(now->total_kib - now->available_kib), last->used_kib);
+	return dmem_demand_rose(bound(now->total_kib - now->available_kib), last->used_kib);
 }
 
 static void surplus_clock_start(const DmemHostInput *h, DmemVmState *st,
@@ -74,7 +74,7 @@ static void surplus_clock(const DmemHostInput *h, DmemVmState *st,
 			  DmemVmDecision *d, dmem_kib_t goal)
 {
 	gboolean rising = st->surplus_since_us &&
-			  demand_rose(d->demand_kib, st->surplus_demand_kib);
+			  dmem_demand_rose(d->demand_kib, st->surplus_demand_kib);
 
 	if (st->surplus_since_us == 0 || rising) {
 		surplus_clock_start(h, st, d, goal);
@@ -141,7 +141,17 @@ void dmem_targets_shrink(const DmemPolicyParams *p, const DmemHostInput *h,
 	dmem_kib_t goal = MAX(d->probing ? MIN(d->allocation_kib, d->probe_target_kib) :
 			      d->allocation_kib, d->min_kib);
 
+	/*
+	 * DIMMs waiting for their unplug are not ballooned (unplug.c); the
+	 * clock runs on the whole surplus all the same, so that the balloon
+	 * takes it at once if the unplug is refused.
+	 */
+	dmem_kib_t keep = d->keep_balloon_off ? MIN(t->cur, sat_add(goal, d->unplug_spare_kib)) : 0;
+
 	d->target_kib = t->cur;
+	/* An unplug goes first. */
+	if (d->unplug)
+		return;
 	if (goal >= t->cur) {
 		st->surplus_since_us = 0;
 		return;
@@ -170,9 +180,10 @@ void dmem_targets_shrink(const DmemPolicyParams *p, const DmemHostInput *h,
 			return;
 		}
 		goal = MAX(goal, st->surplus_goal_kib);
-		if (goal >= t->cur)
-			return;
 	}
+	goal = MAX(goal, keep);
+	if (goal >= t->cur)
+		return;
 	d->target_kib = step_down(p, h, st, t->cur, goal, d);
 }
 

@@ -41,7 +41,16 @@ static void fill(DmemState *s)
 	vm->assigned_kib = MiB(1000);
 	vm->target_kib = MiB(1000);
 	vm->held_kib = MiB(1024);
-	vm->hotadded_kib = 0;
+	vm->hotadded_kib = MiB(512);
+	vm->dimms = 2;
+	/* One DIMM on its way out; three gone, one refused, this boot. */
+	vm->unplug_enabled = TRUE;
+	vm->unplugging = g_strdup("dimm1");
+	vm->unplugging_kib = MiB(256);
+	vm->unplugging_ms = 150;
+	vm->unplugs = 3;
+	vm->unplug_refusals = 1;
+	vm->unplug_failure = g_strdup("the guest did not offline it");
 	vm->demand_known = TRUE;
 	vm->demand_kib = MiB(700);
 	vm->ideal_kib = MiB(840);
@@ -140,8 +149,26 @@ static const char expected[] =
 	"dmem_vm_ideal_bytes{domain=\"web\"} 880803840\n"
 	"# HELP dmem_vm_hotadded_bytes Memory of the DIMMs hot-added to the VM.\n"
 	"# TYPE dmem_vm_hotadded_bytes gauge\n"
-	"dmem_vm_hotadded_bytes{domain=\"web\"} 0\n"
+	"dmem_vm_hotadded_bytes{domain=\"web\"} 536870912\n"
 	"dmem_vm_hotadded_bytes{domain=\"a\\\\b \\\"c\\\"\\nd\"} 0\n"
+	"# HELP dmem_vm_dimms Hot-added DIMMs plugged into the VM.\n"
+	"# TYPE dmem_vm_dimms gauge\n"
+	"dmem_vm_dimms{domain=\"web\"} 2\n"
+	"dmem_vm_dimms{domain=\"a\\\\b \\\"c\\\"\\nd\"} 0\n"
+	"# HELP dmem_vm_unplugging 1 while a hot-added DIMM is being unplugged from the VM.\n"
+	"# TYPE dmem_vm_unplugging gauge\n"
+	"dmem_vm_unplugging{domain=\"web\"} 1\n"
+	"dmem_vm_unplugging{domain=\"a\\\\b \\\"c\\\"\\nd\"} 0\n"
+	"# HELP dmem_vm_dimm_unplugs_total Hot-added DIMMs unplugged from the VM since it "
+	"started.\n"
+	"# TYPE dmem_vm_dimm_unplugs_total counter\n"
+	"dmem_vm_dimm_unplugs_total{domain=\"web\"} 3\n"
+	"dmem_vm_dimm_unplugs_total{domain=\"a\\\\b \\\"c\\\"\\nd\"} 0\n"
+	"# HELP dmem_vm_dimm_unplug_refusals_total Unplugs of the VM's DIMMs its guest "
+	"refused or did not answer since it started; each is retried later, with backoff.\n"
+	"# TYPE dmem_vm_dimm_unplug_refusals_total counter\n"
+	"dmem_vm_dimm_unplug_refusals_total{domain=\"web\"} 1\n"
+	"dmem_vm_dimm_unplug_refusals_total{domain=\"a\\\\b \\\"c\\\"\\nd\"} 0\n"
 	"# HELP dmem_vm_managed 1 if dmemd manages the VM, 0 if it leaves it alone.\n"
 	"# TYPE dmem_vm_managed gauge\n"
 	"dmem_vm_managed{domain=\"web\"} 1\n"
@@ -224,9 +251,38 @@ static void test_cache_and_io(void)
 }
 
 /*
+ * Hot-remove: the DIMMs plugged, an unplug in flight, and the unplugs and
+ * refusals of this boot as counters, which grow as they come.
+ */
+static void test_unplug(void)
+{
+	g_autofree char *text = NULL;
+	DmemStateVm *web;
+	DmemState s;
+
+	fill(&s);
+	web = s.vms->pdata[0];
+	g_clear_pointer(&web->unplugging, g_free);
+	web->dimms = 1;
+	web->unplugs = 4;
+	web->unplug_refusals = 4000000000u;
+	text = dmem_metrics_format(&s);
+	g_assert_nonnull(strstr(text, "\ndmem_vm_dimms{domain=\"web\"} 1\n"));
+	g_assert_nonnull(strstr(text, "\ndmem_vm_unplugging{domain=\"web\"} 0\n"));
+	g_assert_nonnull(strstr(text, "\n# TYPE dmem_vm_dimm_unplugs_total counter\n"
+				"dmem_vm_dimm_unplugs_total{domain=\"web\"} 4\n"));
+	g_assert_nonnull(strstr(text, "\ndmem_vm_dimm_unplug_refusals_total{domain=\"web\"} "
+				"4000000000\n"));
+	/* A stopped VM has none. */
+	g_assert_null(strstr(text, "dmem_vm_dimms{domain=\"db\"}"));
+	g_assert_null(strstr(text, "dmem_vm_dimm_unplugs_total{domain=\"db\"}"));
+	dmem_state_clear(&s);
+}
+
+/*
  * Every line is a comment or "name{labels} value": a light check of the
  * format, and that each metric has exactly one HELP and one TYPE, before
- * its series.
+ * its series; counters, and only they, are named *_total.
  */
 static void test_well_formed(void)
 {
@@ -249,6 +305,10 @@ static void test_well_formed(void)
 			g_auto(GStrv) w = g_strsplit(*l, " ", -1);
 
 			g_assert_false(g_hash_table_contains(typed, w[2]));
+			g_assert_true(g_strcmp0(w[3], "gauge") == 0 ||
+				      g_strcmp0(w[3], "counter") == 0);
+			g_assert_cmpint(g_str_has_suffix(w[2], "_total"), ==,
+					g_strcmp0(w[3], "counter") == 0);
 			g_hash_table_add(typed, g_strdup(w[2]));
 			continue;
 		}
@@ -310,6 +370,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/metrics/no-vms", test_no_vms);
 	g_test_add_func("/metrics/overcommit", test_overcommit);
 	g_test_add_func("/metrics/cache-and-io", test_cache_and_io);
+	g_test_add_func("/metrics/unplug", test_unplug);
 	g_test_add_func("/metrics/well-formed", test_well_formed);
 	g_test_add_func("/metrics/write", test_write);
 	return g_test_run();

@@ -204,6 +204,67 @@ static void test_live_ceiling(Fixture *x, gconstpointer data)
 	g_assert_false(x->in.target_known);
 }
 
+/* A memory device of the live or persistent definition. */
+static void add_dimm(DmemDomainXml *x, const char *alias, dmem_kib_t kib, gboolean dimm)
+{
+	DmemDimm *m = &x->dimm_list[x->dimm_list_len++];
+
+	g_strlcpy(m->alias, alias, sizeof(m->alias));
+	m->size_kib = kib;
+	m->slot = -1;
+	m->dimm = dimm;
+}
+
+/*
+ * Hot-remove: the DIMMs hot-added this boot are the live ones beyond the
+ * persistent definition's, newest first; other models and DIMMs without an
+ * alias are not; metadata overrides dmemd.conf.
+ */
+static void test_unplug(Fixture *x, gconstpointer data)
+{
+	resolve(x);
+	g_assert_true(x->in.unplug_enabled);
+	g_assert_cmpuint(x->in.removable_dimms, ==, 0);
+
+	/* Booted with one DIMM (startup memory), three hot-added, one nvdimm. */
+	add_dimm(&x->config, "", MiB(128), TRUE);
+	add_dimm(&x->live, "dimm0", MiB(128), TRUE);
+	add_dimm(&x->live, "dimm1", MiB(256), TRUE);
+	add_dimm(&x->live, "nvdimm0", MiB(64), FALSE);
+	add_dimm(&x->live, "dimm2", MiB(256), TRUE);
+	add_dimm(&x->live, "dimm3", MiB(512), TRUE);
+	resolve(x);
+	g_assert_cmpuint(x->in.removable_dimms, ==, 3);
+	g_assert_cmpuint(x->in.removable_kib[0], ==, MiB(512));
+	g_assert_cmpuint(x->in.removable_kib[1], ==, MiB(256));
+	g_assert_cmpuint(x->in.removable_kib[2], ==, MiB(256));
+
+	/* A DIMM without an alias cannot be named: it and older ones stay. */
+	x->live.dimm_list[2 + 1].alias[0] = '\0';	/* dimm2 */
+	resolve(x);
+	g_assert_cmpuint(x->in.removable_dimms, ==, 1);
+
+	/* Off in dmemd.conf, on in the metadata, and the other way round. */
+	x->cfg.unplug = FALSE;
+	resolve(x);
+	g_assert_false(x->in.unplug_enabled);
+	x->md = (DmemMetadata) { .has_unplug = TRUE, .unplug = TRUE };
+	x->f.metadata = &x->md;
+	resolve(x);
+	g_assert_true(x->in.unplug_enabled);
+	x->cfg.unplug = TRUE;
+	x->md.unplug = FALSE;
+	resolve(x);
+	g_assert_false(x->in.unplug_enabled);
+
+	/* What the mechanism says passes through. */
+	x->f.unplugging = TRUE;
+	x->f.unplug_blocked = TRUE;
+	resolve(x);
+	g_assert_true(x->in.unplugging);
+	g_assert_true(x->in.unplug_blocked);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -222,5 +283,6 @@ int main(int argc, char **argv)
 	ADD("/settings/unmanaged/minimum-above-startup", test_minimum_above_startup);
 	ADD("/settings/check-bounds", test_check_bounds);
 	ADD("/settings/live-ceiling", test_live_ceiling);
+	ADD("/settings/unplug", test_unplug);
 	return g_test_run();
 }

@@ -3,7 +3,7 @@
  * test-sim.h - what the policy's unit tests share: VMs built from a few
  * numbers, and a simulated host that applies decisions the way the
  * mechanism and a cooperative guest would (test-policy.c, test-demand.c,
- * test-arbitrate.c, test-targets.c, test-hotadd.c).
+ * test-arbitrate.c, test-targets.c, test-hotadd.c, test-unplug.c).
  */
 #ifndef DMEM_TEST_SIM_H
 #define DMEM_TEST_SIM_H
@@ -74,6 +74,7 @@ typedef struct {
 	gboolean frozen[16];	/* balloon ignores its target */
 	/* The guest's driver keeps its floor: inflation stops there. */
 	gboolean keeps_floor[16];
+	guint unplugs[16];	/* DIMMs unplugged */
 } Sim;
 
 static inline void sim_init(Sim *s, dmem_kib_t pool_kib)
@@ -114,6 +115,29 @@ static inline void sim_apply(Sim *s)
 		vm->live_kib += d->dimms * s->p.dimm_size_kib;
 		vm->free_slots -= d->dimms;
 		vm->target_kib = d->target_kib;
+		/* The DIMMs it may unplug, newest first. */
+		for (guint k = 0; k < d->dimms; k++) {
+			guint n = MIN(vm->removable_dimms, DMEM_UNPLUG_DIMMS_MAX - 1);
+
+			memmove(&vm->removable_kib[1], &vm->removable_kib[0],
+				n * sizeof(vm->removable_kib[0]));
+			vm->removable_kib[0] = s->p.dimm_size_kib;
+			vm->removable_dimms++;
+		}
+		/* An unplug lands at once; the target is set again after it. */
+		if (d->unplug) {
+			vm->live_kib -= d->unplug_kib;
+			vm->free_slots++;
+			vm->removable_dimms--;
+			memmove(&vm->removable_kib[0], &vm->removable_kib[1],
+				MIN(vm->removable_dimms, DMEM_UNPLUG_DIMMS_MAX - 1) *
+				sizeof(vm->removable_kib[0]));
+			vm->target_kib = d->unplug_target_kib;
+			s->unplugs[i]++;
+			/* QEMU keeps the balloon's page count. */
+			vm->assigned_kib = vm->assigned_kib > d->unplug_kib ?
+					   vm->assigned_kib - d->unplug_kib : 0;
+		}
 		if (s->frozen[i])
 			continue;
 		if (s->keeps_floor[i] && vm->target_kib < vm->assigned_kib) {

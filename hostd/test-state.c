@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* test-state.c - unit tests for state.c and status.c */
+/* test-state.c - unit tests for state.c, status.c and explain.c's part */
 #include <grp.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,6 +8,7 @@
 #include <glib/gstdio.h>
 
 #include "error.h"
+#include "explain.h"
 #include "state.h"
 #include "status.h"
 
@@ -62,6 +63,14 @@ static void fill(DmemState *s)
 	vm->disk_read_kib_per_s = 4096;
 	vm->hot_cache_known = TRUE;
 	vm->hot_cache_kib = MiB(250);
+	vm->unplug_enabled = TRUE;
+	vm->unplugging = g_strdup("dimm1");
+	vm->unplugging_kib = MiB(256);
+	vm->unplugging_ms = 150;
+	vm->unplugs = 3;
+	vm->unplug_refusals = 1;
+	vm->unplug_failure = g_strdup("no DEVICE_REMOVED in 30 s: the guest did not offline it");
+	vm->unplug_retry_s = 240;
 	vm->decision = (DmemStateDecision) {
 		.known = TRUE, .buffer_percent = 20, .weight = 8000, .free_slots = 6,
 		.previous_target_kib = MiB(900), .used_kib = MiB(600),
@@ -75,7 +84,10 @@ static void fill(DmemState *s)
 		.cache_seen_step_kib = MiB(64), .cache_seen_before_kib_per_s = 10,
 		.cache_seen_during_kib_per_s = 40960, .probe_target_kib = MiB(700),
 		.probe_step_kib = MiB(32),
+		.unplug_dimms = 2, .unplug_spare_kib = MiB(512), .unplug_wait_s = 23,
+		.unplug_kib = MiB(256), .unplug_target_kib = MiB(1024),
 	};
+	vm->decision.flags |= DMEM_DECISION_UNPLUG | DMEM_DECISION_KEEP_BALLOON_OFF;
 	s->shrink_delay_s = 60;
 	s->cache_aware = TRUE;
 	s->cache_probe_s = 30;
@@ -83,6 +95,7 @@ static void fill(DmemState *s)
 	s->max_shrink_kib_per_s = MiB(256);
 	s->dimm_size_kib = MiB(128);
 	s->reclaim_unresponsive_s = 300;
+	s->unplug_delay_s = 90;
 	s->minimums_exceed_pool = TRUE;
 
 	vm = dmem_state_add_vm(s);
@@ -149,6 +162,20 @@ static void test_roundtrip(void)
 	g_assert_true(b.cache_aware);
 	g_assert_cmpuint(b.cache_probe_s, ==, 30);
 	g_assert_cmpuint(b.cache_reprobe_s, ==, 600);
+	/* Hot-remove: what the mechanism did, and the policy's delay. */
+	g_assert_true(y->unplug_enabled);
+	g_assert_cmpstr(y->unplugging, ==, "dimm1");
+	g_assert_cmpuint(y->unplugging_kib, ==, MiB(256));
+	g_assert_cmpint(y->unplugging_ms, ==, 150);
+	g_assert_cmpuint(y->unplugs, ==, 3);
+	g_assert_cmpuint(y->unplug_refusals, ==, 1);
+	g_assert_cmpstr(y->unplug_failure, ==, x->unplug_failure);
+	g_assert_cmpint(y->unplug_retry_s, ==, 240);
+	g_assert_cmpuint(b.unplug_delay_s, ==, 90);
+	g_assert_true(y->decision.flags & DMEM_DECISION_UNPLUG);
+	g_assert_true(y->decision.flags & DMEM_DECISION_KEEP_BALLOON_OFF);
+	g_assert_cmpuint(y->decision.unplug_dimms, ==, 2);
+	g_assert_cmpint(y->decision.unplug_wait_s, ==, 23);
 	/* The numbers behind the explanation, flags as words. */
 	g_assert_cmpmem(&y->decision, sizeof(y->decision), &x->decision, sizeof(x->decision));
 	g_assert_cmpuint(b.shrink_delay_s, ==, 60);
@@ -161,6 +188,51 @@ static void test_roundtrip(void)
 	g_assert_false(y->demand_known);
 	g_assert_null(y->uuid);
 	g_assert_null(y->failure);
+	g_assert_false(y->unplug_enabled);
+	g_assert_null(y->unplugging);
+	g_assert_null(y->unplug_failure);
+	g_assert_cmpuint(y->unplugs, ==, 0);
+	dmem_state_clear(&a);
+	dmem_state_clear(&b);
+}
+
+/*
+ * No unplug in flight: no alias, size or time in the file. A time that
+ * went negative is published as 0: the reader takes no negative number,
+ * and one VM must not make the state unreadable.
+ */
+static void test_roundtrip_unplug_idle(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *data = NULL;
+	DmemStateVm *vm;
+	DmemState a, b;
+	gsize len;
+
+	fill(&a);
+	vm = a.vms->pdata[0];
+	g_clear_pointer(&vm->unplugging, g_free);
+	g_clear_pointer(&vm->unplug_failure, g_free);
+	vm->unplug_enabled = FALSE;
+	vm->unplug_retry_s = -5;
+	vm->decision.unplug_wait_s = -1;
+	data = dmem_state_to_data(&a, &len);
+	g_assert_null(strstr(data, "unplugging"));
+	g_assert_null(strstr(data, "unplug_failure"));
+	g_assert_nonnull(strstr(data, "\nunplug_enabled=false\n"));
+	g_assert_nonnull(strstr(data, "\nunplug_retry_s=0\n"));
+	dmem_state_init(&b);
+	g_assert_true(dmem_state_from_data(&b, data, len, "state", &error));
+	g_assert_no_error(error);
+	vm = b.vms->pdata[0];
+	g_assert_false(vm->unplug_enabled);
+	g_assert_null(vm->unplugging);
+	g_assert_cmpuint(vm->unplugging_kib, ==, 0);
+	g_assert_cmpint(vm->unplugging_ms, ==, 0);
+	g_assert_null(vm->unplug_failure);
+	g_assert_cmpint(vm->unplug_retry_s, ==, 0);
+	g_assert_cmpuint(vm->unplugs, ==, 3);
+	g_assert_cmpint(vm->decision.unplug_wait_s, ==, 0);
 	dmem_state_clear(&a);
 	dmem_state_clear(&b);
 }
@@ -270,10 +342,14 @@ static void test_roundtrip_strings(void)
 		g_free(vm->name);
 		g_free(vm->reason);
 		g_free(vm->failure);
+		g_free(vm->unplugging);
+		g_free(vm->unplug_failure);
 		g_free(a.uri);
 		vm->name = g_strdup(tricky[i]);
 		vm->reason = g_strdup(tricky[i]);
 		vm->failure = g_strdup(tricky[i]);
+		vm->unplugging = g_strdup(tricky[i]);
+		vm->unplug_failure = g_strdup(tricky[i]);
 		a.uri = g_strdup(tricky[i]);
 		a.overcommit_reason = g_strdup(tricky[i]);
 		data = dmem_state_to_data(&a, &len);
@@ -285,6 +361,8 @@ static void test_roundtrip_strings(void)
 		g_assert_cmpstr(y->name, ==, tricky[i]);
 		g_assert_cmpstr(y->reason, ==, tricky[i]);
 		g_assert_cmpstr(y->failure, ==, tricky[i]);
+		g_assert_cmpstr(y->unplugging, ==, tricky[i]);
+		g_assert_cmpstr(y->unplug_failure, ==, tricky[i]);
 		g_assert_cmpstr(b.uri, ==, tricky[i]);
 		g_assert_cmpstr(b.overcommit_reason, ==, tricky[i]);
 
@@ -350,6 +428,21 @@ static void test_bad_data(void)
 		"effective_minimum_kib=1\nreachable_maximum_kib=1\nallocation_kib=1\n"
 		"allocation=1\nfair_share_kib=1\nhotadd_fill_kib=0\ndimms_planned=0\n"
 		"shrink_wait_s=0\nflags=held\n",
+		/* Hot-remove facts that are not what they say. */
+		DAEMON_HEAD "connected=true\n" DAEMON_TAIL "vms=1\n\n" VM_0
+		"held_kib=1\nrss_kib=1\noverhead_kib=1\nheld_for_s=0\n"
+		"unplug_enabled=maybe\nunplugs=0\nunplug_refusals=0\nunplug_retry_s=0\n",
+		DAEMON_HEAD "connected=true\n" DAEMON_TAIL "vms=1\n\n" VM_0
+		"held_kib=1\nrss_kib=1\noverhead_kib=1\nheld_for_s=0\n"
+		"unplug_enabled=true\nunplugs=x\nunplug_refusals=0\nunplug_retry_s=0\n",
+		DAEMON_HEAD "connected=true\n" DAEMON_TAIL "vms=1\n\n" VM_0
+		"held_kib=1\nrss_kib=1\noverhead_kib=1\nheld_for_s=0\n"
+		"unplug_enabled=true\nunplugging=dimm0\nunplugging_kib=1\n"
+		"unplugging_ms=-3\nunplugs=0\nunplug_refusals=0\nunplug_retry_s=0\n",
+		/* Half of them: written together, or not at all. */
+		DAEMON_HEAD "connected=true\n" DAEMON_TAIL "vms=1\n\n" VM_0
+		"held_kib=1\nrss_kib=1\noverhead_kib=1\nheld_for_s=0\n"
+		"unplug_enabled=true\n",
 	};
 	static const char good[] =
 		DAEMON_HEAD "connected=true\n" DAEMON_TAIL "vms=1\n\n" VM_0
@@ -370,6 +463,10 @@ static void test_bad_data(void)
 	/* A flag of a newer dmemd is ignored, the known ones kept. */
 	g_assert_cmpuint(((DmemStateVm *)ok.vms->pdata[0])->decision.flags, ==,
 			 DMEM_DECISION_HELD | DMEM_DECISION_GROWING);
+	/* A state from before hot-remove: none of it, nothing wrong. */
+	g_assert_false(((DmemStateVm *)ok.vms->pdata[0])->unplug_enabled);
+	g_assert_cmpuint(((DmemStateVm *)ok.vms->pdata[0])->decision.unplug_dimms, ==, 0);
+	g_assert_cmpuint(ok.unplug_delay_s, ==, 0);
 	dmem_state_clear(&ok);
 
 	for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
@@ -494,6 +591,35 @@ static void test_table(void)
 			strstr(lines[1], "OK ") - lines[1]);
 	g_assert_cmpint(strstr(lines[0], "STATUS") - lines[0], ==,
 			strstr(lines[2], "Unmanaged") - lines[2]);
+	/* A DIMM on its way out: what goes, after what there is. */
+	g_assert_nonnull(strstr(lines[0], "         HOT-ADDED  STATUS"));
+	g_assert_nonnull(strstr(lines[1], "  512 MiB -256 MiB  OK "));
+	g_assert_nonnull(strstr(lines[2], "                 -  Unmanaged"));
+	dmem_state_clear(&s);
+}
+
+/* The HOT-ADDED column while a DIMM is unplugged, and when none is. */
+static void test_table_unplugging(void)
+{
+	DmemStateVm *vm;
+	DmemState s;
+	char *t;
+
+	fill(&s);
+	vm = s.vms->pdata[0];
+	/* Its size unknown: its alias. */
+	vm->unplugging_kib = 0;
+	t = dmem_status_table(&s);
+	g_test_message("\n%s", t);
+	g_assert_nonnull(strstr(t, "  512 MiB -dimm1  OK "));
+	g_free(t);
+	/* None: the column as it always was. */
+	g_clear_pointer(&vm->unplugging, g_free);
+	t = dmem_status_table(&s);
+	g_assert_nonnull(strstr(t, "BALLOON  HOT-ADDED  STATUS"));
+	g_assert_nonnull(strstr(t, "256 MiB    512 MiB  OK "));
+	g_assert_null(strstr(t, " -2"));
+	g_free(t);
 	dmem_state_clear(&s);
 }
 
@@ -549,6 +675,16 @@ static void test_json(void)
 	/* Per VM: held, and what it is made of. */
 	g_assert_nonnull(strstr(j, "\"dimms\":2,\"held_kib\":1126400,\"rss_kib\":1208320,"
 				"\"overhead_kib\":81920,\"held_for_s\":0,"));
+	/* Hot-remove: what is being unplugged, what came of the last ones. */
+	g_assert_nonnull(strstr(j, ",\"unplug_enabled\":true,\"unplugging\":\"dimm1\","
+				"\"unplugging_kib\":262144,\"unplugging_ms\":150,"
+				"\"unplugs\":3,\"unplug_refusals\":1,\"unplug_failure\":"
+				"\"no DEVICE_REMOVED in 30 s: the guest did not offline it\","
+				"\"unplug_retry_s\":240}"));
+	g_assert_nonnull(strstr(j, ",\"unplug_enabled\":false,\"unplugging\":null,"
+				"\"unplugging_kib\":0,\"unplugging_ms\":0,\"unplugs\":0,"
+				"\"unplug_refusals\":0,\"unplug_failure\":null,"
+				"\"unplug_retry_s\":0}]}"));
 	g_free(j);
 	j = dmem_status_json(&s, "gone");
 	g_assert_nonnull(strstr(j, "\"stale\":true,\"stale_reason\":\"gone\""));
@@ -654,21 +790,340 @@ static void test_invalid_utf8(void)
 	dmem_state_clear(&b);
 }
 
+/* ---- hot-remove in `dmemctl explain` ------------------------------------ */
+
+/*
+ * A managed VM of 1 GiB boot memory and three 256 MiB DIMMs hot-added, whose
+ * allocation (1000 MiB) leaves them unused: the unplug clock runs.
+ */
+typedef struct {
+	DmemPolicyParams p;
+	DmemVmInput in;
+	DmemVmDecision d;
+	DmemPoolDecision pool;
+} Case;
+
+static void unplug_case(Case *c)
+{
+	*c = (Case) {
+		.p = { .interval_ms = 1000, .shrink_delay_s = 60,
+		       .max_shrink_kib_per_s = MiB(256), .dimm_size_kib = MiB(256),
+		       .unplug_delay_s = 60 },
+		.in = { .name = "web", .enabled = TRUE, .startup_kib = MiB(1024),
+			.minimum_kib = MiB(512), .maximum_kib = MiB(4096),
+			.buffer_percent = 20, .weight = 100, .assigned_kib = MiB(1792),
+			.target_kib = MiB(1792), .live_kib = MiB(1792), .free_slots = 5,
+			.unplug_enabled = TRUE, .removable_dimms = 3,
+			.removable_kib = { MiB(256), MiB(256), MiB(256) } },
+		.d = { .status = DMEM_STATUS_OK, .managed = TRUE, .demand_known = TRUE,
+		       .used_kib = MiB(700), .overhead_kib = MiB(60),
+		       .demand_kib = MiB(800), .floor_kib = MiB(200),
+		       .ideal_kib = MiB(960), .min_kib = MiB(512), .max_kib = MiB(4096),
+		       .allocation_kib = MiB(1000), .alloc_kind = DMEM_ALLOC_IDEAL,
+		       .target_kib = MiB(1792), .held_kib = MiB(1792),
+		       .unplug_dimms = 3, .unplug_spare_kib = MiB(768),
+		       .keep_balloon_off = TRUE, .unplug_wait_s = 23 },
+		.pool = { .pool_kib = MiB(8192), .committed_kib = MiB(1792),
+			  .free_kib = MiB(6400) },
+	};
+	g_strlcpy(c->d.reason, "has its ideal", sizeof(c->d.reason));
+}
+
+/*
+ * The case published as dmemd publishes it, with what the mechanism did
+ * (@facts' hot-remove fields), read back and explained.
+ */
+static char *explain_published(const Case *c, const DmemStateVm *facts)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *data = NULL;
+	DmemState st, back;
+	DmemStateVm *vm;
+	char *text;
+	gsize len;
+
+	dmem_state_init(&st);
+	st.version = g_strdup("test");
+	st.uri = g_strdup("test:///");
+	st.interval_ms = c->p.interval_ms;
+	st.shrink_delay_s = c->p.shrink_delay_s;
+	st.max_shrink_kib_per_s = c->p.max_shrink_kib_per_s;
+	st.dimm_size_kib = c->p.dimm_size_kib;
+	st.unplug_delay_s = c->p.unplug_delay_s;
+	st.pool_kib = c->pool.pool_kib;
+	st.committed_kib = c->pool.committed_kib;
+	st.free_kib = c->pool.free_kib;
+	st.contention = c->pool.contention;
+	vm = dmem_state_add_vm(&st);
+	vm->name = g_strdup(c->in.name);
+	vm->state = g_strdup("running");
+	vm->status = g_strdup(dmem_status_name(c->d.status));
+	vm->reason = g_strdup(c->d.reason);
+	vm->managed = c->d.managed;
+	vm->startup_kib = c->in.startup_kib;
+	vm->minimum_kib = c->in.minimum_kib;
+	vm->maximum_kib = c->in.maximum_kib;
+	vm->assigned_kib = c->in.assigned_kib;
+	vm->target_kib = c->d.target_kib;
+	vm->live_kib = c->in.live_kib;
+	vm->hotadded_kib = c->in.live_kib - c->in.startup_kib;
+	vm->dimms = c->in.removable_dimms;
+	vm->demand_known = c->d.demand_known;
+	vm->demand_kib = c->d.demand_kib;
+	vm->ideal_kib = c->d.ideal_kib;
+	vm->held_kib = c->d.held_kib;
+	vm->unplug_enabled = c->in.unplug_enabled;
+	if (facts) {
+		vm->unplug_enabled = facts->unplug_enabled;
+		vm->unplugging = g_strdup(facts->unplugging);
+		vm->unplugging_kib = facts->unplugging_kib;
+		vm->unplugging_ms = facts->unplugging_ms;
+		vm->unplugs = facts->unplugs;
+		vm->unplug_refusals = facts->unplug_refusals;
+		vm->unplug_failure = g_strdup(facts->unplug_failure);
+		vm->unplug_retry_s = facts->unplug_retry_s;
+	}
+	dmem_explain_record(&c->in, &c->d, &vm->decision);
+	data = dmem_state_to_data(&st, &len);
+	dmem_state_init(&back);
+	g_assert_true(dmem_state_from_data(&back, data, len, "state", &error));
+	g_assert_no_error(error);
+	text = dmem_explain_state(&back, back.vms->pdata[0]);
+	g_test_message("\n%s", text);
+	dmem_state_clear(&st);
+	dmem_state_clear(&back);
+	return text;
+}
+
+static guint count(const char *text, const char *what)
+{
+	guint n = 0;
+
+	for (const char *p = strstr(text, what); p; p = strstr(p + 1, what))
+		n++;
+	return n;
+}
+
+/* The decision's numbers and flags reach the state. */
+static void test_explain_record_unplug(void)
+{
+	DmemStateDecision x;
+	Case c;
+
+	unplug_case(&c);
+	c.d.unplug = TRUE;
+	c.d.unplug_kib = MiB(256);
+	c.d.unplug_target_kib = MiB(1536);
+	dmem_explain_record(&c.in, &c.d, &x);
+	g_assert_cmpuint(x.flags, ==, DMEM_DECISION_UNPLUG | DMEM_DECISION_KEEP_BALLOON_OFF);
+	g_assert_cmpuint(x.unplug_dimms, ==, 3);
+	g_assert_cmpuint(x.unplug_spare_kib, ==, MiB(768));
+	g_assert_cmpint(x.unplug_wait_s, ==, 23);
+	g_assert_cmpuint(x.unplug_kib, ==, MiB(256));
+	g_assert_cmpuint(x.unplug_target_kib, ==, MiB(1536));
+	g_assert_cmpstr(dmem_state_flag_name(15), ==, "unplug");
+	g_assert_cmpstr(dmem_state_flag_name(16), ==, "keep-balloon-off");
+	g_assert_null(dmem_state_flag_name(DMEM_DECISION_FLAGS));
+}
+
+static void set_one_dimm(Case *c)
+{
+	c->d.unplug_dimms = 1;
+	c->d.unplug_spare_kib = MiB(256);
+}
+
+static void set_unplug_now(Case *c)
+{
+	c->d.unplug = TRUE;
+	c->d.unplug_wait_s = 0;
+	c->d.unplug_kib = MiB(256);
+	c->d.unplug_target_kib = MiB(1536);
+}
+
+static void set_unplug_now_short(Case *c)
+{
+	set_unplug_now(c);
+	c->d.keep_balloon_off = FALSE;
+	c->pool.contention = TRUE;
+}
+
+static void set_delay_longer(Case *c)
+{
+	c->p.unplug_delay_s = 120;
+	c->d.unplug_wait_s = 83;
+	c->d.keep_balloon_off = FALSE;
+	c->d.shrink_delayed = TRUE;
+	c->d.shrink_wait_s = 23;
+}
+
+static void set_probing(Case *c)
+{
+	c->d.keep_balloon_off = FALSE;
+	c->d.probing = TRUE;
+}
+
+static void set_above_maximum(Case *c)
+{
+	c->in.maximum_kib = c->d.max_kib = MiB(1536);
+	c->d.keep_balloon_off = FALSE;
+	c->d.above_maximum = TRUE;
+}
+
+static const struct {
+	const char *what;
+	void (*change)(Case *c);
+	const char *line;
+} unplug_decisions[] = {
+	{ "waiting, the balloon off them", NULL,
+	  "  hot-remove: its allocation leaves 3 hot-added DIMMs (768 MiB) unused; "
+	  "the newest goes in 23 s (unplug_delay_s=60), and the balloon stays off "
+	  "them until they go\n" },
+	{ "one DIMM", set_one_dimm,
+	  "  hot-remove: its allocation leaves 1 hot-added DIMM (256 MiB) unused; "
+	  "it goes in 23 s (unplug_delay_s=60), and the balloon stays off it until "
+	  "then\n" },
+	{ "now", set_unplug_now,
+	  "  hot-remove: its allocation leaves 3 hot-added DIMMs (768 MiB) unused; "
+	  "the newest (256 MiB) goes now; the balloon target is then 1536 MiB\n" },
+	{ "now, another VM short", set_unplug_now_short,
+	  "  hot-remove: its allocation leaves 3 hot-added DIMMs (768 MiB) unused; "
+	  "the newest (256 MiB) goes now, without waiting: another VM is short; the "
+	  "balloon target is then 1536 MiB\n" },
+	{ "the longer delay", set_delay_longer,
+	  "  hot-remove: its allocation leaves 3 hot-added DIMMs (768 MiB) unused; "
+	  "the newest goes in 83 s (unplug_delay_s=120); the balloon takes the "
+	  "surplus first (unplug_delay_s=120 is longer than shrink_delay_s=60)\n" },
+	{ "a probe", set_probing,
+	  "  hot-remove: its allocation leaves 3 hot-added DIMMs (768 MiB) unused; "
+	  "the newest goes in 23 s (unplug_delay_s=60); the balloon takes the "
+	  "surplus first (a cache probe runs)\n" },
+	{ "above its maximum", set_above_maximum,
+	  "  hot-remove: its allocation leaves 3 hot-added DIMMs (768 MiB) unused; "
+	  "the newest goes in 23 s (unplug_delay_s=60); the balloon takes the "
+	  "surplus first (it is above its maximum)\n" },
+};
+
+/*
+ * What the decision does with DIMMs its allocation leaves unused, word for
+ * word the policy's own explanation through the state.
+ */
+static void test_explain_unplug(void)
+{
+	for (gsize i = 0; i < G_N_ELEMENTS(unplug_decisions); i++) {
+		g_autofree char *want = NULL;
+		g_autofree char *got = NULL;
+		Case c;
+
+		g_test_message("%s", unplug_decisions[i].what);
+		unplug_case(&c);
+		if (unplug_decisions[i].change)
+			unplug_decisions[i].change(&c);
+		want = dmem_policy_explain(&c.p, &c.in, &c.d, &c.pool);
+		g_assert_nonnull(strstr(want, unplug_decisions[i].line));
+		g_assert_cmpuint(count(want, "hot-remove:"), ==, 1);
+		/* After the hot-add, before the pool. */
+		g_assert_true(strstr(want, "  hot-remove:") < strstr(want, "  pool:"));
+		got = explain_published(&c, NULL);
+		g_assert_cmpstr(got, ==, want);
+	}
+}
+
+/* What only the state knows: the mechanism's unplugs. */
+static void test_explain_unplug_facts(void)
+{
+	DmemStateVm facts = {
+		.unplug_enabled = TRUE, .unplugging = (char *)"dimm3",
+		.unplugging_kib = MiB(256), .unplugging_ms = 150, .unplugs = 2,
+	};
+	char *text;
+	Case c;
+
+	/* An unplug in flight: nothing new is decided meanwhile. */
+	unplug_case(&c);
+	c.d.unplug_dimms = 0;
+	text = explain_published(&c, &facts);
+	g_assert_nonnull(strstr(text, "\n  hot-remove: unplugging DIMM dimm3 (256 MiB) for "
+				"150 ms\n  hot-remove: 2 DIMMs unplugged this boot\n"));
+	g_assert_cmpuint(count(text, "hot-remove:"), ==, 2);
+	g_free(text);
+	facts.unplugging_kib = 0;
+	facts.unplugging_ms = 42000;
+	text = explain_published(&c, &facts);
+	g_assert_nonnull(strstr(text, "\n  hot-remove: unplugging DIMM dimm3 for 42 s\n"));
+	g_free(text);
+
+	/* Refused: the balloon takes the surplus until the next try. */
+	facts.unplugging = NULL;
+	facts.unplugs = 1;
+	facts.unplug_refusals = 1;
+	facts.unplug_failure = (char *)"memory block 33 could not be offlined";
+	facts.unplug_retry_s = 240;
+	text = explain_published(&c, &facts);
+	g_assert_nonnull(strstr(text, "\n  hot-remove: the guest refused the last unplug: "
+				"memory block 33 could not be offlined; next try in 240 s; the "
+				"balloon keeps the surplus meanwhile\n  hot-remove: 1 DIMM "
+				"unplugged this boot, 1 unplug refused or unanswered\n"));
+	g_assert_cmpuint(count(text, "hot-remove:"), ==, 2);
+	g_free(text);
+	/* Its backoff over: the decision says what comes next. */
+	facts.unplug_retry_s = 0;
+	unplug_case(&c);
+	text = explain_published(&c, &facts);
+	g_assert_nonnull(strstr(text, "\n  hot-remove: the guest refused the last unplug: "
+				"memory block 33 could not be offlined; it may be tried again\n"
+				"  hot-remove: its allocation leaves 3 hot-added DIMMs"));
+	g_assert_cmpuint(count(text, "hot-remove:"), ==, 3);
+	g_free(text);
+
+	/* Off: said once, however it was before. */
+	facts.unplug_enabled = FALSE;
+	facts.unplugs = 0;
+	facts.unplug_refusals = 0;
+	c.d.unplug_dimms = 0;
+	text = explain_published(&c, &facts);
+	g_assert_nonnull(strstr(text, "\n  hot-remove: off (unplug=\"no\" in its metadata "
+				"or [hotadd] unplug=no)\n"));
+	g_assert_cmpuint(count(text, "hot-remove:"), ==, 1);
+	g_free(text);
+
+	/* Nothing hot-added, nothing unplugged: no word of it. */
+	c.in.live_kib = c.in.startup_kib;
+	c.in.removable_dimms = 0;
+	text = explain_published(&c, &facts);
+	g_assert_null(strstr(text, "hot-remove"));
+	g_free(text);
+
+	/* Unmanaged: dmemd does not change it, whatever it did before. */
+	unplug_case(&c);
+	c.d.managed = FALSE;
+	c.d.status = DMEM_STATUS_UNMANAGED;
+	facts.unplug_enabled = TRUE;
+	facts.unplugs = 4;
+	text = explain_published(&c, &facts);
+	g_assert_null(strstr(text, "hot-remove"));
+	g_free(text);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/state/roundtrip", test_roundtrip);
 	g_test_add_func("/state/roundtrip-overcommit", test_roundtrip_overcommit);
+	g_test_add_func("/state/roundtrip-unplug-idle", test_roundtrip_unplug_idle);
 	g_test_add_func("/state/escape-like-gkeyfile", test_escape_like_gkeyfile);
 	g_test_add_func("/state/roundtrip-strings", test_roundtrip_strings);
 	g_test_add_func("/state/bad-data", test_bad_data);
 	g_test_add_func("/state/file", test_file);
 	g_test_add_func("/status/table", test_table);
+	g_test_add_func("/status/table-unplugging", test_table_unplugging);
 	g_test_add_func("/status/host-line", test_host_line);
 	g_test_add_func("/status/json", test_json);
 	g_test_add_func("/status/json-escape", test_json_escape);
 	g_test_add_func("/status/disconnected", test_disconnected);
 	g_test_add_func("/status/stale", test_stale);
 	g_test_add_func("/state/invalid-utf8", test_invalid_utf8);
+	g_test_add_func("/explain/record-unplug", test_explain_record_unplug);
+	g_test_add_func("/explain/unplug", test_explain_unplug);
+	g_test_add_func("/explain/unplug-facts", test_explain_unplug_facts);
 	return g_test_run();
 }

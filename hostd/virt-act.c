@@ -66,36 +66,12 @@ static void apply_failed(DmemJob *job, Apply *a, char *action)
 	a->conn_dead = conn && virConnectIsAlive(conn) != 1;
 }
 
-/*
- * The job's domain is still the boot it was decided for: a VM restarted
- * since must not get the old boot's DIMMs or target (its virDomainPtr
- * follows the name and uuid, not the boot).
- */
-static gboolean same_boot(DmemJob *job, Apply *a)
-{
-	unsigned char uuid[VIR_UUID_BUFLEN];
-	virDomainPtr now;
-	gboolean same;
-
-	if (virDomainGetUUID(job->dom, uuid) < 0)
-		return FALSE;
-	now = virDomainLookupByUUID(virDomainGetConnect(job->dom), uuid);
-	if (!now) {
-		a->gone = TRUE;
-		return FALSE;
-	}
-	same = virDomainGetID(now) == job->id;
-	virDomainFree(now);
-	a->gone = !same;
-	return same;
-}
-
 static void apply_run(DmemJob *job)
 {
 	Apply *a = job->data;
 
 	dmem_job_calling(job, "looking the domain up");
-	if (!same_boot(job, a))
+	if (!dmem_job_same_boot(job, &a->gone))
 		return;
 	if (a->set_period) {
 		dmem_job_calling(job, "setting the memory statistics period");
@@ -267,6 +243,17 @@ static void dry_run(DmemVm *vm, dmem_kib_t dimm_size_kib)
 	g_autofree char *to = dmem_size_format(d->target_kib);
 	g_autofree char *dimm = dmem_size_format(dimm_size_kib);
 
+	if (d->unplug) {
+		g_autofree char *size = dmem_size_format(d->unplug_kib);
+		const DmemDimm *newest = dmem_domxml_newest_dimm(&vm->live);
+
+		if (!vm->dry_run_unplug)
+			g_message("%s: would unplug DIMM %s (%s) (dry run)", vm->name,
+				  newest ? newest->alias : "?", size);
+		vm->dry_run_unplug = TRUE;
+		return;
+	}
+	vm->dry_run_unplug = FALSE;
 	if (!d->target_changed && !d->dimms)
 		return;
 	if (vm->dry_run_target_kib == d->target_kib && vm->dry_run_dimms == d->dimms)
@@ -282,9 +269,12 @@ static void dry_run(DmemVm *vm, dmem_kib_t dimm_size_kib)
 			  vm->name, to);
 }
 
-/* Submit an apply job: @target_kib after @dimms DIMMs, as @vm->decision says. */
+/*
+ * Submit an apply job: @target_kib after @dimms DIMMs, as @vm->decision says
+ * (or for @why, when given).
+ */
 static void submit(DmemVirt *v, DmemVm *vm, dmem_kib_t dimm_size_kib, guint dimms,
-		   gboolean set_target, dmem_kib_t target_kib)
+		   gboolean set_target, dmem_kib_t target_kib, const char *why)
 {
 	Apply *a = g_new0(Apply, 1);
 
@@ -296,7 +286,9 @@ static void submit(DmemVirt *v, DmemVm *vm, dmem_kib_t dimm_size_kib, guint dimm
 	a->target_kib = target_kib;
 	a->live_kib = vm->live.memory_kib;
 	a->actual_kib = vm->actual_kib;
-	if (a->set_target)
+	if (a->set_target && why)
+		g_strlcpy(a->why, why, sizeof(a->why));
+	else if (a->set_target)
 		target_why(vm, a->why);
 	if (!a->set_period && !a->dimms && !a->set_target) {
 		apply_free(a);
@@ -334,10 +326,31 @@ void dmem_virt_apply(DmemVirt *v, DmemVm *vm, dmem_kib_t dimm_size_kib,
 			vm->pending_target_kib = d->target_kib;
 			vm->pending_dimms = d->dimms;
 			vm->pending_dimm_kib = dimm_size_kib;
+			g_clear_pointer(&vm->pending_why, g_free);
 		}
 		return;
 	}
-	submit(v, vm, dimm_size_kib, d->dimms, d->target_changed, d->target_kib);
+	if (d->unplug) {
+		dmem_virt_unplug(v, vm, now_us);
+		return;
+	}
+	submit(v, vm, dimm_size_kib, d->dimms, d->target_changed, d->target_kib, NULL);
+}
+
+void dmem_virt_set_target(DmemVirt *v, DmemVm *vm, dmem_kib_t target_kib,
+			  const char *why)
+{
+	if (!vm->dom || !v->conn)
+		return;
+	if (vm->job) {
+		vm->apply_deferred = vm->apply_pending = TRUE;
+		vm->pending_target_kib = target_kib;
+		vm->pending_dimms = 0;
+		g_free(vm->pending_why);
+		vm->pending_why = g_strdup(why);
+		return;
+	}
+	submit(v, vm, 0, 0, TRUE, target_kib, why);
 }
 
 void dmem_virt_apply_deferred(DmemVirt *v, DmemVm *vm)
@@ -348,5 +361,7 @@ void dmem_virt_apply_deferred(DmemVirt *v, DmemVm *vm)
 	if (!vm->dom || !v->conn || !vm->decision.managed ||
 	    vm->retry_at_us > g_get_monotonic_time())
 		return;
-	submit(v, vm, vm->pending_dimm_kib, vm->pending_dimms, TRUE, vm->pending_target_kib);
+	submit(v, vm, vm->pending_dimm_kib, vm->pending_dimms, TRUE, vm->pending_target_kib,
+	       vm->pending_why);
+	g_clear_pointer(&vm->pending_why, g_free);
 }

@@ -30,6 +30,8 @@ void dmem_vm_free(DmemVm *vm)
 	g_free(vm->live_error);
 	g_free(vm->metadata_error);
 	g_free(vm->failure);
+	g_free(vm->unplug_failure);
+	g_free(vm->pending_why);
 	g_free(vm);
 }
 

@@ -14,7 +14,10 @@
 
 #include "virt.h"
 
-enum { EV_LIFECYCLE, EV_BALLOON, EV_DEVICE_ADDED, EV_DEVICE_REMOVED, EV_METADATA };
+enum {
+	EV_LIFECYCLE, EV_BALLOON, EV_DEVICE_ADDED, EV_DEVICE_REMOVED,
+	EV_DEVICE_REMOVAL_FAILED, EV_METADATA
+};
 
 const char *dmem_virt_error_message(void)
 {
@@ -95,14 +98,40 @@ static int on_balloon(virConnectPtr conn, virDomainPtr dom,
 	return 0;
 }
 
-static int on_device(virConnectPtr conn, virDomainPtr dom, const char *alias,
-		     void *opaque)
+static int on_device_added(virConnectPtr conn, virDomainPtr dom, const char *alias,
+			   void *opaque)
 {
 	DmemVm *vm = vm_of(opaque, dom);
 
-	g_debug("%s: device %s added or removed", virDomainGetName(dom), alias);
+	g_debug("%s: device %s added", virDomainGetName(dom), alias);
 	if (vm)
 		vm->live_stale = TRUE;
+	return 0;
+}
+
+/* A DIMM being unplugged ends here (virt-unplug.c). */
+static int on_device_removed(virConnectPtr conn, virDomainPtr dom, const char *alias,
+			     void *opaque)
+{
+	DmemVm *vm = vm_of(opaque, dom);
+
+	g_debug("%s: device %s removed", virDomainGetName(dom), alias);
+	if (!vm)
+		return 0;
+	vm->live_stale = TRUE;
+	if (alias)
+		dmem_virt_unplug_event(opaque, vm, alias, TRUE);
+	return 0;
+}
+
+static int on_device_removal_failed(virConnectPtr conn, virDomainPtr dom,
+				    const char *alias, void *opaque)
+{
+	DmemVm *vm = vm_of(opaque, dom);
+
+	g_debug("%s: removal of device %s failed", virDomainGetName(dom), alias);
+	if (vm && alias)
+		dmem_virt_unplug_event(opaque, vm, alias, FALSE);
 	return 0;
 }
 
@@ -134,9 +163,14 @@ static void register_events(DmemVirt *v)
 		[EV_BALLOON] = { VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE,
 				 VIR_DOMAIN_EVENT_CALLBACK(on_balloon), "balloon change" },
 		[EV_DEVICE_ADDED] = { VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
-				      VIR_DOMAIN_EVENT_CALLBACK(on_device), "device added" },
+				      VIR_DOMAIN_EVENT_CALLBACK(on_device_added),
+				      "device added" },
 		[EV_DEVICE_REMOVED] = { VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
-					VIR_DOMAIN_EVENT_CALLBACK(on_device), "device removed" },
+					VIR_DOMAIN_EVENT_CALLBACK(on_device_removed),
+					"device removed" },
+		[EV_DEVICE_REMOVAL_FAILED] = { VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED,
+					       VIR_DOMAIN_EVENT_CALLBACK(on_device_removal_failed),
+					       "device removal failed" },
 		[EV_METADATA] = { VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
 				  VIR_DOMAIN_EVENT_CALLBACK(on_metadata), "metadata change" },
 	};

@@ -184,3 +184,22 @@ void dmem_jobs_watch(DmemVirt *v, gint64 now_us)
 		g_thread_pool_set_max_threads(v->workers, DMEM_WORKERS + (int)v->stuck_jobs,
 					      NULL);
 }
+
+gboolean dmem_job_same_boot(DmemJob *job, gboolean *gone)
+{
+	unsigned char uuid[VIR_UUID_BUFLEN];
+	virDomainPtr now;
+	gboolean same;
+
+	if (virDomainGetUUID(job->dom, uuid) < 0)
+		return FALSE;
+	now = virDomainLookupByUUID(virDomainGetConnect(job->dom), uuid);
+	if (!now) {
+		*gone = TRUE;
+		return FALSE;
+	}
+	same = virDomainGetID(now) == job->id;
+	virDomainFree(now);
+	*gone = !same;
+	return same;
+}

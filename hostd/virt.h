@@ -6,6 +6,7 @@
  *   virt-job.c      running a VM's libvirt calls off the main loop
  *   virt-collect.c  one cycle's facts: per-VM stats, XML and metadata caches
  *   virt-act.c      applying a decision: stats period, DIMMs, balloon target
+ *   virt-unplug.c   unplugging a DIMM and following it to its end
  *
  * libvirt's event loop runs inside dmemd's GLib main loop
  * (gvir_event_register()). Calls that reach a VM's QEMU (statistics, DIMM
@@ -61,6 +62,15 @@
 #define DMEM_PEEK_LEAD_MS		100
 #define DMEM_PEEK_GIVE_UP_MS		3000
 #define DMEM_WAKE_GAP_MS		200
+/*
+ * An unplug the guest has neither finished nor refused after this long is
+ * given up (the guest cannot offline the memory, or has no ACPI hotplug).
+ * A refused one is not tried again for DMEM_UNPLUG_BACKOFF_FIRST_S, then
+ * twice as long after each refusal in a row, up to _MAX_S.
+ */
+#define DMEM_UNPLUG_TIMEOUT_S		20
+#define DMEM_UNPLUG_BACKOFF_FIRST_S	300
+#define DMEM_UNPLUG_BACKOFF_MAX_S	3600
 
 typedef struct DmemJob DmemJob;
 
@@ -89,6 +99,7 @@ typedef struct {
 	dmem_kib_t pending_target_kib;
 	guint pending_dimms;
 	dmem_kib_t pending_dimm_kib;	/* the DIMM size when it was decided */
+	char *pending_why;		/* why, when not the decision's */
 
 	/* Caches, refreshed when an event marks them stale, and periodically. */
 	gboolean config_stale, live_stale, metadata_stale;
@@ -133,6 +144,31 @@ typedef struct {
 	char *failure;			/* "action: message" of the last failure */
 	dmem_kib_t dry_run_target_kib;	/* last "would set" logged */
 	guint dry_run_dimms;
+	gboolean dry_run_unplug;
+
+	/*
+	 * Hot-remove (virt-unplug.c): the DIMM being unplugged ("": none),
+	 * its size, the balloon target once it is gone, when it was asked
+	 * for, whether the detach call returned and what the guest said
+	 * meanwhile (UNPLUG_*), and the DIMM last given up on (a late
+	 * removal is still recognised).
+	 */
+	char unplug_alias[64];
+	dmem_kib_t unplug_kib;
+	dmem_kib_t unplug_target_kib;
+	gint64 unplug_since_us;
+	gboolean unplug_requested;
+	int unplug_outcome;
+	char unplug_late_alias[64];
+	/* DIMM memory unplugged since when (wall clock, s): statistics
+	 * from before still count it. */
+	dmem_kib_t unplugged_kib;
+	gint64 unplugged_real_s;
+	guint unplugs;			/* DIMMs unplugged this boot */
+	guint unplug_refusals;		/* refused or unanswered this boot */
+	guint unplug_failures;		/* in a row: the backoff */
+	gint64 unplug_retry_at_us;
+	char *unplug_failure;		/* why the last one failed */
 
 	/* The last cycle. */
 	DmemVmState policy;
@@ -151,7 +187,7 @@ typedef struct {
 typedef struct {
 	char *uri;
 	virConnectPtr conn;		/* NULL while disconnected */
-	int callback_ids[5];
+	int callback_ids[6];
 	guint reconnect_source;
 	guint teardown_source;
 	guint backoff_ms;
@@ -223,6 +259,12 @@ struct DmemJob {
 void dmem_jobs_init(DmemVirt *v);
 /* Wait for the jobs that can finish and drop the rest (at exit). */
 void dmem_jobs_shutdown(DmemVirt *v);
+/*
+ * In a worker: is the job's domain still the boot it was submitted for? A
+ * VM restarted since must not get the old boot's actions (its virDomainPtr
+ * follows the name and uuid, not the boot). *@gone: it is not.
+ */
+gboolean dmem_job_same_boot(DmemJob *job, gboolean *gone);
 /* Start @run for @vm in a worker; FALSE when a job is in flight already. */
 gboolean dmem_job_submit(DmemVirt *v, DmemVm *vm, DmemJobRun run, DmemJobDone done,
 			 gpointer data, GDestroyNotify free_data);
@@ -263,6 +305,24 @@ void dmem_virt_apply(DmemVirt *v, DmemVm *vm, dmem_kib_t dimm_size_kib,
 		     gint64 now_us, gboolean dry_run);
 /* Apply the decision that waited for @vm's last job (virt-job.c). */
 void dmem_virt_apply_deferred(DmemVirt *v, DmemVm *vm);
+/*
+ * Set @vm's balloon target to @target_kib (@why for the log), now or once
+ * its job in flight returns.
+ */
+void dmem_virt_set_target(DmemVirt *v, DmemVm *vm, dmem_kib_t target_kib,
+			  const char *why);
+
+/* virt-unplug.c */
+enum { UNPLUG_WAITING, UNPLUG_REMOVED, UNPLUG_REFUSED };
+/* Unplug @vm's newest DIMM, as @vm->decision says (from dmem_virt_apply()). */
+void dmem_virt_unplug(DmemVirt *v, DmemVm *vm, gint64 now_us);
+/* libvirt says a device of @vm was removed, or that its removal failed. */
+void dmem_virt_unplug_event(DmemVirt *v, DmemVm *vm, const char *alias,
+			    gboolean removed);
+/* Every cycle: give up unplugs the guest has not answered in time. */
+void dmem_virt_unplug_watch(DmemVirt *v, gint64 now_us);
+/* Does a refused unplug keep @vm from trying again now? */
+gboolean dmem_vm_unplug_blocked(const DmemVm *vm, gint64 now_us);
 
 /* Messages of the last libvirt error, for logs. */
 const char *dmem_virt_error_message(void);

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * unplug.c - giving hot-added DIMMs back (DESIGN.md section 3, "Mechanism",
+ * hot-remove).
+ *
+ * A balloon gives memory back page by page: the guest zeroes and hands over
+ * every 4 KiB page, the host discards each one. A DIMM the guest no longer
+ * needs goes back whole: the guest offlines its memory blocks (dmem_balloon
+ * gives up the balloon pages in them in place), QEMU frees the backend, and
+ * the guest's MemTotal tells the truth again. So a surplus that leaves
+ * whole hot-added DIMMs unused is given back by unplugging them, newest
+ * first, one at a time, once it has lasted unplug_delay_s (at once when
+ * another VM is short); only what stays is ballooned.
+ *
+ * The unplug clock runs while the allocation leaves the newest DIMM unused
+ * and demand does not rise, like the shrink delay's (targets.c): the
+ * highest allocation since the clock started must leave it unused. A
+ * removal lowers the live size, not the clock: the next DIMM, unused all
+ * along, follows at once.
+ *
+ * The balloon target counts what the guest has, its DIMMs included; QEMU
+ * keeps the balloon's page count when a DIMM goes, so the guest's size
+ * drops by the DIMM. While DIMMs wait for their unplug the balloon stays off
+ * them (keep_balloon_off: the target stays their size above the goal, which
+ * the unplugs then take), unless the balloon is to shrink first: another VM
+ * is short, a cache probe runs, or unplug_delay_s is the longer delay. A
+ * DIMM the balloon already covers goes all the same: the guest gives the
+ * balloon pages in it up in place, and the mechanism sets unplug_target_kib
+ * once it is gone.
+ *
+ * A VM whose guest refused an unplug (unplug_blocked: the mechanism's
+ * backoff) or that may not unplug keeps its DIMMs, and its balloon takes
+ * the surplus as before.
+ */
+#include "policy-priv.h"
+
+void dmem_unplug_plan(const DmemPolicyParams *p, const DmemHostInput *h,
+		      const DmemVmInput *vm, const DmemTargetVm *t, DmemVmState *st,
+		      DmemVmDecision *d, gboolean contention)
+{
+	dmem_kib_t goal = MAX(MIN(d->allocation_kib, d->max_kib), d->min_kib);
+	guint k = MIN(vm->removable_dimms, (guint)DMEM_UNPLUG_DIMMS_MAX);
+	dmem_kib_t spare = 0, newest;
+	gint64 waited_s;
+
+	if (!vm->unplug_enabled || vm->unplug_blocked || vm->unplugging || !k) {
+		st->unplug_since_us = 0;
+		return;
+	}
+	while (d->unplug_dimms < k &&
+	       sat_add(goal, sat_add(spare, bound(vm->removable_kib[d->unplug_dimms]))) <= t->live)
+		spare += bound(vm->removable_kib[d->unplug_dimms++]);
+	if (!d->unplug_dimms) {
+		st->unplug_since_us = 0;
+		return;
+	}
+	d->unplug_spare_kib = spare;
+	newest = bound(vm->removable_kib[0]);
+
+	if (!st->unplug_since_us || dmem_demand_rose(d->demand_kib, st->unplug_demand_kib) ||
+	    sat_add(MAX(st->unplug_goal_kib, goal), newest) > t->live) {
+		st->unplug_since_us = h->now_us;
+		st->unplug_demand_kib = d->demand_kib;
+		st->unplug_goal_kib = goal;
+	} else {
+		st->unplug_demand_kib = MIN(st->unplug_demand_kib, d->demand_kib);
+		st->unplug_goal_kib = MAX(st->unplug_goal_kib, goal);
+	}
+	d->keep_balloon_off = !contention && !d->probing && t->cur <= d->max_kib &&
+			      p->unplug_delay_s <= p->shrink_delay_s;
+
+	waited_s = (h->now_us - st->unplug_since_us) / G_USEC_PER_SEC;
+	if (!contention && waited_s < (gint64)p->unplug_delay_s) {
+		d->unplug_wait_s = p->unplug_delay_s - waited_s;
+		return;
+	}
+	d->unplug = TRUE;
+	d->unplug_kib = newest;
+	/* What the balloon keeps stays; a target at the goal stays there. */
+	d->unplug_target_kib = MIN(MAX(sat_sub(t->cur, newest), goal), t->live - newest);
+}
