@@ -91,7 +91,10 @@ read -r t_work t_hold t_end t_shrink t_done peak_a peak_d < <(awk '
 		last = $1
 	}
 	END { print work + 0, hold + 0, end + 0, (shrink ? shrink : last), last, pa, pd }' "$DAT")
-dimms=$(vm_dimms demo)
+peak_h=$(awk '!/^#/ && $6 > h {h = $6} END {print h + 0}' "$DAT")
+dimms=$((peak_h / 256))
+left=$(vm_dimms demo)
+unplugged=$(grep -c "unplugged DIMM" "$DMEMD_LOG")
 ooms=$(vm_exec demo 'dmesg | grep -c "Killed process"')
 final=$(awk '!/^#/ {a = $3; m = $4} END {print a, m}' "$DAT")
 
@@ -114,7 +117,8 @@ if command -v gnuplot >/dev/null; then
 	set label 3 "then hot-add" at $(((t_work + t_hold) / 2)), graph 0.91 center
 	set label 4 "hold" at $(((t_hold + t_end) / 2)), graph 0.96 center
 	set label 5 "delay" at $(((t_end + t_shrink) / 2)), graph 0.96 center
-	set label 6 "reclaim" at $(((t_shrink + t_done) / 2)), graph 0.91 center
+	set label 6 "reclaim: unplug," at $(((t_shrink + t_done) / 2)), graph 0.96 center
+	set label 7 "then balloon" at $(((t_shrink + t_done) / 2)), graph 0.91 center
 	plot "$DAT" using 1:4 with steps lw 2 lc rgb "#2a7f2a" title "guest MemTotal", \
 	     "" using 1:3 with lines lw 2 lc rgb "#1f4fbf" title "assigned (host)", \
 	     "" using 1:2 with lines lw 2 dt 2 lc rgb "#c0392b" title "guest demand"
@@ -123,7 +127,7 @@ fi
 
 say "summary"
 cat <<-EOF | fold -s -w 78 | sed 's/^/   /'
-Idle, the guest was ballooned to $(awk '!/^#/ && $8 == "idle" {a = $3} END {print a}' "$DAT") MiB. Then the workload asked for $WORK_MIB MiB, more than the 512 MiB the guest booted with. Guest demand peaked at $peak_d MiB; dmemd first gave the ballooned memory back, then hot-added $dimms DIMM(s) of 256 MiB, up to $peak_a MiB assigned (demand plus its 20 % buffer, in whole DIMMs). The workload held for ${HOLD_S} s and ended at ${t_end} s; dmemd kept the memory through the ${DELAY_S} s shrink delay, began reclaiming at ${t_shrink} s, and $((t_done - t_end)) s after the workload ended the VM was back to ${final% *} MiB assigned (guest MemTotal ${final#* } MiB: the balloon holds the surplus of the DIMMs). OOM kills in the guest: $ooms.
+Idle, the guest was ballooned to $(awk '!/^#/ && $8 == "idle" {a = $3} END {print a}' "$DAT") MiB. Then the workload asked for $WORK_MIB MiB, more than the 512 MiB the guest booted with. Guest demand peaked at $peak_d MiB; dmemd first gave the ballooned memory back, then hot-added $dimms DIMM(s) of 256 MiB, up to $peak_a MiB assigned (demand plus its 20 % buffer, in whole DIMMs). The workload held for ${HOLD_S} s and ended at ${t_end} s; dmemd kept the memory through the ${DELAY_S} s shrink delay, began reclaiming at ${t_shrink} s, unplugged $unplugged of the $dimms DIMMs (newest first; $left left) and ballooned the rest, and $((t_done - t_end)) s after the workload ended the VM was back to ${final% *} MiB assigned (guest MemTotal ${final#* } MiB: the memory it booted with, less the balloon). OOM kills in the guest: $ooms.
 EOF
 [ -s "$PNG" ] && echo "   the plot: $PNG (the series: $DAT)"
 

@@ -50,6 +50,8 @@ dmemd_config() {
 	cache_reprobe_s=${cache_reprobe_s:-600}
 	[hotadd]
 	dimm_size_mib=${dimm_size_mib:-256}
+	unplug=${unplug:-yes}
+	unplug_delay_s=${unplug_delay_s:-}
 	CONF
 }
 

@@ -1,0 +1,157 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Hot-remove on real guests: hot-added DIMMs whose memory a VM no longer
+# needs go back whole, as a user checks it from the host (virsh, the QEMU
+# process's resident memory, dmemctl) and inside the guest (MemTotal,
+# dmesg, the workload's fate):
+#
+#   - growth, then idle: a 512 MiB guest grows by DIMMs for a 900 MiB
+#     workload; once it ends and the shrink delay has passed, every
+#     hot-added DIMM is unplugged (newest first, one at a time), the
+#     balloon is not inflated over them meanwhile, MemTotal is back to the
+#     startup size (within a memory block), QEMU's resident guest memory
+#     drops by at least 90 % of what was removed, no OOM kill;
+#   - a new workload and a target change (a raised minimum) arriving while
+#     the DIMMs go: the guest ends with what both need, no OOM kill, and
+#     `rmmod dmem_balloon` afterwards gives everything back cleanly;
+#   - a guest whose DIMM memory is onlined into ZONE_NORMAL (no movable
+#     setting; onlined by hand as kernel memory, then used by the kernel):
+#     the unplug is refused, reported once (log, explain, metrics), the
+#     balloon keeps the surplus instead, the DIMM stays, nothing breaks.
+set -uo pipefail
+source "$(dirname "$0")/../lib/dmemd.sh"
+
+interval_ms=500 shrink_delay_s=10 dmemd_init
+metrics_file=$VM_DIR/dmemd.prom interval_ms=500 shrink_delay_s=10 dmemd_config
+vm_define up startup=512 max=2048 slots=4
+vm_define nrm startup=512 max=2048 slots=4 cmdline="memhp_default_state=offline"
+vm_start up
+vm_start nrm
+up=$(vm_dom up) nrm=$(vm_dom nrm)
+dmemd_start
+status_in() { local s; s=$(dmemd_vm_json "$1" status); [[ " $2 " == *" $s "* ]]; }
+vm_wait 30 status_in up "OK Low" || bail "up is not managed: $(dmemd_vm_json up reason)"
+mib() { echo $(($1 / 1024)); }
+total0=$(vm_meminfo_kib up MemTotal)
+unplugged() { grep -c "$1: unplugged DIMM" "$DMEMD_LOG"; }
+
+# ---- growth, then idle ---------------------------------------------------------
+vm_exec up 'memhog -m 900 -s 100 -i 300 -p /tmp/hog.pid >/tmp/hog.log 2>&1 &' >/dev/null
+held() { vm_exec "$1" 'grep -q holding /tmp/hog.log'; }
+vm_wait 90 held up || bail "up: the workload did not reach 900 MiB: $(vm_exec up 'tail -n 2 /tmp/hog.log')"
+sleep 3
+dimms=$(vm_dimms up)
+tap_diag "up grew to $(vm_meminfo_kib up MemTotal) KiB MemTotal with $dimms DIMMs"
+check "up: DIMMs were hot-added for the workload" test "$dimms" -ge 2
+# The workload's first steps landed in boot memory: touch what is free too,
+# so that the DIMMs are resident on the host before they go.
+vm_exec up "memhog -m $(( $(vm_meminfo_kib up MemFree) / 1024 - 48 )) -t 1 >/dev/null 2>&1" 60
+vm_exec up 'kill $(cat /tmp/hog.pid)' >/dev/null
+rss_before=$(vm_guest_rss_kib up)
+live=$(($(dmemd_vm_json up live_kib)))
+
+# During the delay the balloon stays off the DIMMs: assigned stays the live
+# size, and explain says what will happen.
+sleep 4
+explain=$(dmemctl explain "$up")
+tap_diag "$(echo "$explain" | grep -i 'hot-remove')"
+check "up: during the delay explain announces the unplug" \
+	grep -qiE 'hot-remove:.*unused.*goes in' <<<"$explain"
+check "up: during the delay the balloon is not inflated over the DIMMs" \
+	test "$(mib "$(vm_balloon_kib up actual)")" -ge "$(( $(mib "$live") - 16 ))"
+
+t0=$(date +%s)
+gone() { [ "$(vm_dimms "$1")" -eq 0 ]; }
+check "up: every hot-added DIMM is unplugged after the delay" vm_wait 90 gone up
+tap_diag "all $dimms DIMMs gone $(( $(date +%s) - t0 )) s after the check started; $(grep -F "$up: unplugged DIMM" "$DMEMD_LOG" | sed 's/.*unplugged/unplugged/' | tr '\n' ';')"
+check "up: one unplug per DIMM, newest first" \
+	test "$(grep -F "$up: unplugged DIMM" "$DMEMD_LOG" | sed -n 's/.*DIMM \(dimm[0-9]*\).*/\1/p' | tr '\n' ' ')" = \
+	     "$(for i in $(seq $((dimms - 1)) -1 0); do printf 'dimm%d ' "$i"; done)"
+sleep 2
+total1=$(vm_meminfo_kib up MemTotal)
+tap_diag "MemTotal: startup $total0 KiB, after the unplugs $total1 KiB"
+check "up: MemTotal is back to the startup size (within a 128 MiB block)" near "$total1" "$total0" 131072
+rss_after=$(vm_guest_rss_kib up)
+removed=$((dimms * 256 * 1024))
+tap_diag "QEMU guest RSS $(mib "$rss_before") -> $(mib "$rss_after") MiB; removed $(mib $removed) MiB"
+check "up: QEMU's resident guest memory dropped by >= 90 % of what was removed" \
+	test $((rss_before - rss_after)) -ge $((removed * 9 / 10))
+check "up: no balloon pages were migrated for the unplugs" \
+	test "$(vm_exec up 'cat /sys/bus/virtio/drivers/dmem_balloon/virtio*/dmem/migrated_pages')" -eq 0
+check "up: dmemctl shows no DIMM and the unplug count" \
+	test "$(dmemd_vm_json up dimms)/$(dmemd_vm_json up unplugs)" = "0/$dimms"
+check "up: no OOM kill" test "$(vm_exec up 'dmesg | grep -c "Killed process"')" -eq 0
+
+# ---- a workload and a target change while DIMMs go -----------------------------
+# Data in the DIMMs (a tmpfs file) makes the guest migrate pages while it
+# offlines them; the guest starts a workload the moment the newest DIMM's
+# memory starts going offline, and dmemctl raises the buffer as soon as
+# dmemd has asked for the unplug.
+vm_exec up 'memhog -m 900 -s 150 -i 200 -p /tmp/hog.pid >/tmp/hog.log 2>&1 &' >/dev/null
+vm_wait 90 held up || bail "up: the second workload did not reach 900 MiB"
+two() { [ "$(vm_dimms up)" -ge 2 ]; }
+vm_wait 30 two || bail "up: no DIMMs for the second workload"
+vm_exec up 'mkdir -p /t && mount -t tmpfs none /t && dd if=/dev/urandom of=/t/data bs=1M count=150 2>/dev/null && md5sum /t/data >/tmp/data.md5' 120 >/dev/null ||
+	bail "up: cannot write the tmpfs data"
+vm_exec up 'kill $(cat /tmp/hog.pid)' >/dev/null
+newest=$(vm_exec up 'ls -d /sys/devices/system/memory/memory* | sed "s/.*memory//" | sort -n | tail -n 1')
+vm_exec up "f=/sys/devices/system/memory/memory$newest/state; (while read -r s <\$f && [ \"\$s\" = online ]; do :; done; memhog -m 700 -p /tmp/hog.pid >/tmp/hog.log 2>&1 & echo \"\$s\" >/tmp/trigger) >/dev/null 2>&1 &" >/dev/null
+started() { [ "$(grep -c "$up: unplugging DIMM" "$DMEMD_LOG")" -gt "$dimms" ]; }
+vm_wait 60 started || bail "up: no unplug started after the second workload"
+dmemctl set "$up" --buffer 50 >/dev/null || tap_not_ok "dmemctl set --buffer during an unplug"
+fired() { vm_exec up 'grep -qsE "^(going-offline|offline)$" /tmp/trigger'; }
+check "up: the workload started while the DIMM's memory was going offline" vm_wait 30 fired
+tap_diag "the guest saw block $newest $(vm_exec up 'cat /tmp/trigger'); dmemd: $(grep -E "$up: (unplugging|unplugged)|dmem metadata changed" "$DMEMD_LOG" | tail -n 4 | sed 's/.*: [0-9:.]*: //' | tr '\n' ';')"
+vm_wait 90 held up || bail "up: the workload that arrived during the unplug did not get its memory"
+enough() {
+	local a i
+	a=$(vm_balloon_kib up actual) i=$(dmemd_vm_json up ideal_kib)
+	[ "$(dmemd_vm_json up status)" = OK ] && [ "$a" -ge $((i - 16384)) ]
+}
+check "up: after the unplug the guest has what the workload and its raised buffer need" vm_wait 90 enough
+tap_diag "up: demand $(mib "$(dmemd_vm_json up demand_kib)") MiB, ideal $(mib "$(dmemd_vm_json up ideal_kib)") MiB, assigned $(mib "$(vm_balloon_kib up actual)") MiB, $(vm_dimms up) DIMMs"
+check "up: the tmpfs data in the unplugged DIMMs is intact" vm_exec up 'md5sum -c /tmp/data.md5 >/dev/null'
+check "up: the workload that arrived during the unplug lives" vm_exec up 'kill -0 $(cat /tmp/hog.pid)'
+consistent() { [ "$(vm_balloon_kib up actual)" -le $(( $(dmemd_vm_json up live_kib) + 8192 )) ]; }
+check "up: the balloon is within the live size" consistent
+vm_exec up 'kill $(cat /tmp/hog.pid)' >/dev/null
+check "up: no OOM kill" test "$(vm_exec up 'dmesg | grep -c "Killed process"')" -eq 0
+dmemd_stop
+check "up: rmmod dmem_balloon after the unplugs" vm_exec up 'rmmod dmem_balloon'
+all_back() { [ "$(vm_meminfo_kib up MemTotal)" -ge $(( $(vm_virsh dommemstat "$up" | awk '$1=="actual"{print $2}') - 131072 )) ]; }
+check "up: after rmmod the guest has all its memory back" all_back
+check "up: guest kernel log clean" vm_dmesg_clean up
+dmemd_start
+
+# ---- ZONE_NORMAL: the guest refuses --------------------------------------------
+# The guest onlines new memory by hand, as kernel memory (like an old udev rule).
+vm_exec nrm 'while :; do for s in /sys/devices/system/memory/memory*/state; do grep -q offline "$s" && echo online_kernel >"$s"; done; sleep 0.2; done >/dev/null 2>&1 &' >/dev/null
+vm_wait 30 status_in nrm "OK Low" || bail "nrm is not managed: $(dmemd_vm_json nrm reason)"
+vm_exec nrm 'memhog -m 700 -s 100 -i 300 -p /tmp/hog.pid >/tmp/hog.log 2>&1 &' >/dev/null
+vm_wait 90 held nrm || bail "nrm: the workload did not reach 700 MiB"
+zones=$(vm_exec nrm 'for b in /sys/devices/system/memory/memory*; do [ ${b##*memory} -ge 32 ] && cat $b/valid_zones; done | sort -u | tr "\n" " "')
+tap_diag "nrm: $(vm_dimms nrm) DIMMs; zones of memory above 4 GiB: $zones"
+check "nrm: its DIMMs are in ZONE_NORMAL" grep -q Normal <<<"$zones"
+# Kernel allocations (inodes, dentries) now also land in the DIMMs.
+vm_exec nrm 'mkdir -p /t && mount -t tmpfs none /t && cd /t && seq 1 20000 | xargs touch' 120 >/dev/null
+vm_exec nrm 'kill $(cat /tmp/hog.pid)' >/dev/null
+refused() { dmemd_log_has "$nrm: unplugging DIMM" && grep -qF "$nrm: unplugging DIMM" <(grep -F "the guest refused" "$DMEMD_LOG"); }
+check "nrm: the unplug is refused and reported" vm_wait 90 refused
+nrm_dimms=$(vm_dimms nrm)
+check "nrm: the DIMM stays" test "$nrm_dimms" -ge 1
+goal_mib() { echo $(( $(dmemd_vm_json nrm ideal_kib) / 1024 )); }
+ballooned() { [ "$(mib "$(vm_balloon_kib nrm actual)")" -le $(( $(goal_mib) + 32 )) ]; }
+check "nrm: the balloon keeps the surplus instead" vm_wait 60 ballooned
+tap_diag "nrm: actual $(mib "$(vm_balloon_kib nrm actual)") MiB, ideal $(goal_mib) MiB, live $(mib "$(dmemd_vm_json nrm live_kib)") MiB"
+explain=$(dmemctl explain "$nrm")
+tap_diag "$(echo "$explain" | grep -i 'hot-remove')"
+check "nrm: explain says the guest refused and when it tries again" \
+	grep -qiE 'refused.*next try in' <<<"$explain"
+check "nrm: the refusal is logged once" test "$(grep -cF "$nrm: unplugging DIMM" <(grep -F 'the guest refused' "$DMEMD_LOG"))" -eq 1
+check "nrm: the metrics count the refusal" \
+	grep -qE "^dmem_vm_dimm_unplug_refusals_total\\{[^}]*$nrm[^}]*\\} 1\$" "$VM_DIR/dmemd.prom"
+check "nrm: no OOM kill" test "$(vm_exec nrm 'dmesg | grep -c "Killed process"')" -eq 0
+check "nrm: guest kernel log clean" vm_dmesg_clean nrm
+check "dmemd exits cleanly" dmemd_stop
+tap_done
