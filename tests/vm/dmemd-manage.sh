@@ -4,13 +4,15 @@
 # dmemd manages real guests (run from the ASan/UBSan build, which must stay
 # silent): a growing workload gets DIMMs hot-added and finishes without an
 # OOM kill, the guest keeps the whole DIMMs it is given, the surplus is
-# ballooned back after shrink_delay_s, a VM without a balloon driver is left
+# ballooned back after shrink_delay_s (with unplug=no: the DIMMs stay, the
+# path of VMs that may not unplug; dmemd-unplug.sh tests the unplug), a VM
+# without a balloon driver is left
 # alone and reported NoDriver, bad metadata on one VM does not stop the
 # management of another, and `dmemctl status` agrees with libvirt.
 set -uo pipefail
 source "$(dirname "$0")/../lib/dmemd.sh"
 
-dmemd_init
+unplug=no dmemd_init
 vm_define grow startup=512 max=2048 slots=8 disk=64
 vm_define nodrv startup=384 driver=none
 vm_define stopped startup=320 max=1280 slots=4	# never started

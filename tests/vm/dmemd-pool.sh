@@ -265,8 +265,8 @@ overcommitted() { dmemctl status --json | jq -e '.dmemd.overcommit_kib > 0 and (
 check "minimums beyond the pool are reported as the overcommit's cause" vm_wait 15 overcommitted
 tap_diag "$(dmemctl status --json | jq -r ".dmemd.overcommit_reason")"
 sleep 5
-check "nothing is hot-added beyond the pool" \
-	test "$(( $(vm_dimms hi) + $(vm_dimms mid) + $(vm_dimms lo) ))" -eq "$dimms0"
+check "nothing is hot-added beyond the pool (DIMMs may go, none come)" \
+	test "$(( $(vm_dimms hi) + $(vm_dimms mid) + $(vm_dimms lo) ))" -le "$dimms0"
 for v in hi mid lo; do
 	floor=$(( before[$v] < 512 * 1024 ? before[$v] : 512 * 1024 ))
 	check "$v is not shrunk below its raised minimum (or where it was, if below)" \
