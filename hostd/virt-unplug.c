@@ -19,7 +19,9 @@
  *                                   no ACPI hotplug, an offline that loops).
  *
  * The event may arrive before the detach call has returned: whichever
- * comes second ends the unplug. Until it ends the VM counts as
+ * comes second ends the unplug. When more DIMMs were due, a cycle follows
+ * at once (at most one per DMEM_WAKE_GAP_MS) rather than at the next
+ * interval. Until it ends the VM counts as
  * apply_pending: the policy decides nothing new for it. A refusal is
  * logged once per distinct reason, counted, and keeps the VM from trying
  * again for DMEM_UNPLUG_BACKOFF_FIRST_S, doubling up to _MAX_S; meanwhile
@@ -143,6 +145,9 @@ static void unplug_removed(DmemVirt *v, DmemVm *vm, gint64 now_us)
 	unplug_clear(vm);
 	/* libvirt's currentMemory dropped by the DIMM; the balloon held on. */
 	dmem_virt_set_target(v, vm, target, why);
+	/* The next DIMM was due with this one: decide now, not next cycle. */
+	if (vm->decision.unplug_dimms > 1 && v->wake && !v->stopping)
+		v->wake(v->wake_data);
 }
 
 /* Both the detach call and the guest have answered: end it. */

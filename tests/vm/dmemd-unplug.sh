@@ -117,6 +117,45 @@ consistent() { [ "$(vm_balloon_kib up actual)" -le $(( $(dmemd_vm_json up live_k
 check "up: the balloon is within the live size" consistent
 vm_exec up 'kill $(cat /tmp/hog.pid)' >/dev/null
 check "up: no OOM kill" test "$(vm_exec up 'dmesg | grep -c "Killed process"')" -eq 0
+
+# ---- the balloon first, the DIMMs later ----------------------------------------
+# unplug_delay_s longer than the shrink delay: the balloon takes the surplus
+# (its pages land in the DIMMs' movable memory), then the DIMMs go with the
+# balloon pages in them, given up in place by the guest, and the balloon
+# target is set again for the smaller guest.
+dmemctl set "$up" --buffer 20 >/dev/null
+sed -i 's/^unplug_delay_s=.*/unplug_delay_s=25/' "$DMEMD_CONF"
+kill -HUP "$DMEMD_PID"
+S=/sys/bus/virtio/drivers/dmem_balloon/virtio*/dmem
+offlined0=$(vm_exec up "cat $S/offlined_kib")
+vm_exec up 'memhog -m 900 -s 150 -i 200 -p /tmp/hog.pid >/tmp/hog.log 2>&1 &' >/dev/null
+vm_wait 90 held up || bail "up: the third workload did not reach 900 MiB"
+vm_wait 30 two || bail "up: no DIMMs for the third workload"
+dimms3=$(vm_dimms up)
+unplugs3=$(grep -c "$up: unplugged DIMM" "$DMEMD_LOG")
+vm_exec up 'kill $(cat /tmp/hog.pid)' >/dev/null
+ballooned_in_dimms() { [ "$(vm_dimms up)" -ge 1 ] && [ "$(vm_exec up "cat $S/actual_kib")" -ge $((256 * 1024)) ]; }
+check "up: with the longer unplug delay the balloon takes the surplus first" vm_wait 40 ballooned_in_dimms
+tap_diag "up: balloon $(( $(vm_exec up "cat $S/actual_kib") / 1024 )) MiB with $(vm_dimms up) DIMMs plugged"
+check "up: then the DIMMs go all the same" vm_wait 60 gone up
+sleep 3
+offlined=$(( $(vm_exec up "cat $S/offlined_kib") - offlined0 ))
+tap_diag "up: $((offlined / 1024)) MiB of balloon given up in place by the unplugs; migrated pages $(vm_exec up "cat $S/migrated_pages"); $(grep -F "$up: unplugged DIMM" "$DMEMD_LOG" | tail -n +$((unplugs3 + 1)) | sed 's/.*unplugged/unplugged/' | tr '\n' ';')"
+check "up: the guest gave balloon pages up in place instead of migrating them" \
+	test "$offlined" -gt 0 -a "$(vm_exec up "cat $S/migrated_pages")" -eq 0
+truthful() {
+	local live actual bal
+	live=$(dmemd_vm_json up live_kib) actual=$(vm_balloon_kib up actual)
+	bal=$(vm_exec up "cat $S/actual_kib")
+	near $((live - bal)) "$actual" 4096
+}
+check "up: the balloon's actual is the truth after the swap (live - balloon = virsh actual)" vm_wait 10 truthful
+at_goal() { [ "$(vm_balloon_kib up actual)" -le $(( $(dmemd_vm_json up ideal_kib) + 16384 )) ]; }
+check "up: and the guest is at its ideal" vm_wait 20 at_goal
+check "up: MemTotal is the startup size less the balloon" \
+	near "$(vm_meminfo_kib up MemTotal)" $((total0 - $(vm_exec up "cat $S/actual_kib"))) 8192
+check "up: no OOM kill" test "$(vm_exec up 'dmesg | grep -c "Killed process"')" -eq 0
+tap_diag "up: $dimms3 DIMMs in this round"
 dmemd_stop
 check "up: rmmod dmem_balloon after the unplugs" vm_exec up 'rmmod dmem_balloon'
 all_back() { [ "$(vm_meminfo_kib up MemTotal)" -ge $(( $(vm_virsh dommemstat "$up" | awk '$1=="actual"{print $2}') - 131072 )) ]; }
