@@ -453,6 +453,8 @@ static int dmem_probe(struct virtio_device *vdev)
 	return 0;
 
 out_hotplug:
+	/* Stopped first, as in remove: an offline under way finishes. */
+	dmem_stop(b);
 	dmem_hotplug_exit(b);
 out_oom:
 	if (b->deflate_on_oom)

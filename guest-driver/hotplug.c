@@ -34,7 +34,6 @@
 #include <linux/migrate.h>
 #include <linux/mm.h>
 #include <linux/page_ref.h>
-#include <linux/version.h>
 
 #include "dmem_balloon.h"
 
@@ -68,7 +67,12 @@ static bool dmem_listed_page(struct dmem_balloon *b, struct page *page)
 
 /*
  * Take the balloon pages of [@start, @start + @nr) off the balloon list and
- * drop their reference: the offlining code skips them.
+ * drop their reference: the offlining code skips them. As in
+ * balloon_page_list_dequeue(), the page is only trylocked under pages_lock.
+ * Compaction takes a reference before it looks at a page: the reference is
+ * dropped only if it is ours alone (frozen at 0, so no one can take one
+ * after); a page someone holds stays listed and is migrated by the offline
+ * like any movable page.
  */
 static void dmem_going_offline(struct dmem_balloon *b, unsigned long start,
 			       unsigned long nr)
@@ -82,13 +86,14 @@ static void dmem_going_offline(struct dmem_balloon *b, unsigned long start,
 		/* Cheap and lockless first: most pages are not ours. */
 		if (!PageOffline(page))
 			continue;
-		/* Locked: compaction has it; offlining migrates it later. */
-		if (!trylock_page(page))
-			continue;
 		spin_lock_irqsave(&info->pages_lock, flags);
-		if (!dmem_listed_page(b, page)) {
+		if (!trylock_page(page)) {
 			spin_unlock_irqrestore(&info->pages_lock, flags);
+			continue;
+		}
+		if (!dmem_listed_page(b, page) || !page_ref_freeze(page, 1)) {
 			unlock_page(page);
+			spin_unlock_irqrestore(&info->pages_lock, flags);
 			continue;
 		}
 		list_move(&page->lru, &b->offlining);
@@ -100,13 +105,11 @@ static void dmem_going_offline(struct dmem_balloon *b, unsigned long start,
 		__ClearPageMovable(page);
 		page->mapping = NULL;
 		set_page_private(page, 0);
-		spin_unlock_irqrestore(&info->pages_lock, flags);
 		unlock_page(page);
+		spin_unlock_irqrestore(&info->pages_lock, flags);
 
 		if (DMEM_READD_MANAGED)
 			adjust_managed_page_count(page, 1);
-		if (WARN_ON_ONCE(!page_ref_dec_and_test(page)))
-			dump_page(page, "dmem_balloon: balloon page referenced");
 		b->offlining_nr++;
 		if (!(b->offlining_nr % 4096))
 			cond_resched();
@@ -121,7 +124,7 @@ static void dmem_cancel_offline(struct dmem_balloon *b)
 	unsigned long flags;
 
 	list_for_each_entry_safe(page, next, &b->offlining, lru) {
-		page_ref_inc(page);
+		page_ref_unfreeze(page, 1);
 		if (DMEM_READD_MANAGED)
 			adjust_managed_page_count(page, -1);
 		/* Ours alone: the lock only satisfies __SetPageMovable(). */
@@ -151,6 +154,8 @@ static void dmem_offline_done(struct dmem_balloon *b)
 	WRITE_ONCE(b->offline_wait_until,
 		   jiffies + msecs_to_jiffies(DMEM_OFFLINE_WAIT_MS));
 	WRITE_ONCE(b->offline_wait, true);
+	/* Follow the standing target once the wait is over. */
+	dmem_queue_resize(b, msecs_to_jiffies(DMEM_OFFLINE_WAIT_MS));
 	dev_dbg(&b->vdev->dev, "%lu KiB of the balloon went offline in place\n",
 		pfns << (VIRTIO_BALLOON_PFN_SHIFT - 10));
 }

@@ -183,8 +183,7 @@ static void explain_unplug(GString *s, const DmemPolicyParams *p, const DmemVmDe
 		append_duration_ms(s, sv->unplugging_ms);
 		g_string_append_c(s, '\n');
 	} else if (sv && sv->unplug_enabled && sv->unplug_failure) {
-		appendf(s, "  hot-remove: the guest refused the last unplug: %s; ",
-			sv->unplug_failure);
+		appendf(s, "  hot-remove: the last unplug failed: %s; ", sv->unplug_failure);
 		if (sv->unplug_retry_s > 0)
 			appendf(s, "next try in %" G_GINT64_FORMAT " s; the balloon keeps "
 				"the surplus meanwhile\n", sv->unplug_retry_s);
@@ -203,8 +202,15 @@ static void explain_unplug(GString *s, const DmemPolicyParams *p, const DmemVmDe
 		if (d->unplug) {
 			g_string_append(s, pool && pool->contention ?
 					" now, without waiting: another VM is short" : " now");
+			if (d->unplug_raise_kib)
+				appendf(s, ", the balloon first giving the guest " MIB_FMT
+					" of room for what the DIMM holds", MIB(d->unplug_raise_kib));
 			appendf(s, "; the balloon target is then " MIB_FMT "\n",
 				MIB(d->unplug_target_kib));
+		} else if (d->unplug_needs_room) {
+			g_string_append(s, " once the pool has room to let the balloon give the "
+					"guest room for what the DIMM holds first (the balloon "
+					"covers it)\n");
 		} else {
 			appendf(s, " in %" G_GINT64_FORMAT " s (unplug_delay_s=%u)",
 				d->unplug_wait_s, p->unplug_delay_s);
@@ -408,6 +414,7 @@ static const struct {
 	{ DMEM_DECISION_DIMM_AHEAD, G_STRUCT_OFFSET(DmemVmDecision, dimm_ahead) },
 	{ DMEM_DECISION_UNPLUG, G_STRUCT_OFFSET(DmemVmDecision, unplug) },
 	{ DMEM_DECISION_KEEP_BALLOON_OFF, G_STRUCT_OFFSET(DmemVmDecision, keep_balloon_off) },
+	{ DMEM_DECISION_UNPLUG_NEEDS_ROOM, G_STRUCT_OFFSET(DmemVmDecision, unplug_needs_room) },
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(decision_flags) == DMEM_DECISION_FLAGS);
@@ -449,6 +456,7 @@ void dmem_explain_record(const DmemVmInput *vm, const DmemVmDecision *d,
 		.unplug_wait_s = d->unplug_wait_s,
 		.unplug_kib = d->unplug_kib,
 		.unplug_target_kib = d->unplug_target_kib,
+		.unplug_raise_kib = d->unplug_raise_kib,
 	};
 	for (gsize i = 0; i < G_N_ELEMENTS(decision_flags); i++)
 		if (FLAG_FIELD((gpointer)d, i))
@@ -535,6 +543,7 @@ char *dmem_explain_state(const DmemState *s, const DmemStateVm *vm)
 		.unplug_wait_s = x->unplug_wait_s,
 		.unplug_kib = x->unplug_kib,
 		.unplug_target_kib = x->unplug_target_kib,
+		.unplug_raise_kib = x->unplug_raise_kib,
 	};
 	DmemPoolDecision pool = {
 		.pool_kib = s->pool_kib,

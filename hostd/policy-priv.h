@@ -230,10 +230,10 @@ dmem_kib_t dmem_hotadd_plan(const DmemPolicyParams *p, const DmemTargetVm *g,
  * Before the shrink: how many of the newest hot-added DIMMs @vm's
  * allocation leaves unused, the unplug clock, whether the balloon stays off
  * them until they go (d->keep_balloon_off), and whether the newest goes now
- * (d->unplug).
+ * (d->unplug). A raise of the target before the unplug comes out of @room.
  */
 void dmem_unplug_plan(const DmemPolicyParams *p, const DmemHostInput *h,
 		      const DmemVmInput *vm, const DmemTargetVm *t, DmemVmState *st,
-		      DmemVmDecision *d, gboolean contention);
+		      DmemVmDecision *d, gboolean contention, dmem_kib_t *room);
 
 #endif /* DMEM_POLICY_PRIV_H */

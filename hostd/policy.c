@@ -574,17 +574,19 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 	for (gsize k = 0; k < nflex; k++) {
 		gsize i = flex[k];
 
-		if (t[i].pending)
+		if (t[i].pending) {
 			out[i].target_kib = t[i].cur;	/* the last one first */
-		else if ((out[i].allocation_kib > t[i].cur || ahead(&out[i], &t[i], &pool)) &&
-			 !out[i].probing)
+			continue;
+		}
+		/* Whichever way the target goes: its clock keeps running. */
+		dmem_unplug_plan(p, h, &vms[i], &t[i], &states[i], &out[i], pool.contention,
+				 &room);
+		if ((out[i].allocation_kib > t[i].cur || ahead(&out[i], &t[i], &pool)) &&
+		    !out[i].probing && !out[i].unplug)
 			grow[ngrow++] = t[i];
-		else {
-			dmem_unplug_plan(p, h, &vms[i], &t[i], &states[i], &out[i],
-					 pool.contention);
+		else
 			dmem_targets_shrink(p, h, &t[i], &states[i], &out[i],
 					    pool.contention);
-		}
 	}
 	/* An uncooperative VM gives memory only to a VM short of demand,
 	 * not of a buffer. */
@@ -593,7 +595,7 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 			dmem_targets_reclaim(p, h, &t[i], &states[i], &out[i],
 					     pool.contention && below_demand);
 	for (gsize k = 0; k < ngrow; k++)
-		states[grow[k].i].surplus_since_us = states[grow[k].i].unplug_since_us = 0;
+		states[grow[k].i].surplus_since_us = 0;
 	dmem_targets_grow(p, grow, out, ngrow, room);
 
 	/* 5. statuses, totals. */
@@ -610,8 +612,8 @@ void dmem_policy_decide(const DmemPolicyParams *p, const DmemHostInput *h,
 		 * unless it is uncooperative: then nothing is touched. */
 		d->target_changed = d->target_kib != vms[i].target_kib ||
 				    (!vms[i].target_known && cls[i] == VM_FLEXIBLE);
-		d->held_after_kib = dmem_held_with(&t[i], d->target_kib, d->dimms,
-						   p->dimm_size_kib);
+		d->held_after_kib = dmem_held_with(&t[i], d->target_kib + d->unplug_raise_kib,
+						   d->dimms, p->dimm_size_kib);
 		if (t[i].pending)
 			d->held_after_kib = MAX(d->held_after_kib, t[i].held);
 		pool.committed_after_kib = sat_add(pool.committed_after_kib,

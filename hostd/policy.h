@@ -529,6 +529,14 @@ typedef struct {
 	gboolean unplug;
 	dmem_kib_t unplug_kib;
 	dmem_kib_t unplug_target_kib;
+	/*
+	 * Raise the target by this much before the unplug: the balloon covers
+	 * part of the DIMM, and the guest must have room for what the DIMM
+	 * holds while it offlines it (after the unplug the target is
+	 * unplug_target_kib by itself: QEMU keeps the balloon's page count).
+	 */
+	dmem_kib_t unplug_raise_kib;
+	gboolean unplug_needs_room;	/* waits for room to raise first */
 } DmemVmDecision;
 
 #define DMEM_OVERCOMMIT_REASON_MAX 512

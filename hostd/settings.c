@@ -102,11 +102,21 @@ static guint dimm_count(const DmemDomainXml *x)
 	return n;
 }
 
+/* Is there a DIMM in slot @slot in @x (the persistent definition)? */
+static gboolean slot_defined(const DmemDomainXml *x, gint slot)
+{
+	for (guint i = 0; slot >= 0 && i < x->dimm_list_len; i++)
+		if (x->dimm_list[i].dimm && x->dimm_list[i].slot == slot)
+			return TRUE;
+	return FALSE;
+}
+
 /*
  * The DIMMs hot-added this boot, newest first: the live definition's DIMMs
  * beyond those of the persistent one (libvirt appends hot-plugged devices,
- * and dmemd attaches them live only). DIMMs the VM boots with are part of
- * its startup memory and stay.
+ * and dmemd attaches them live only), less any in a slot the persistent
+ * definition uses (one attached with --config too). DIMMs the VM boots with
+ * are part of its startup memory and stay.
  */
 static void removable_dimms(const DmemVmFacts *f, DmemVmInput *in)
 {
@@ -117,7 +127,7 @@ static void removable_dimms(const DmemVmFacts *f, DmemVmInput *in)
 	     in->removable_dimms < DMEM_UNPLUG_DIMMS_MAX;) {
 		const DmemDimm *m = &f->live->dimm_list[i];
 
-		if (!m->dimm)
+		if (!m->dimm || slot_defined(f->config, m->slot))
 			continue;
 		/* Without an alias it cannot be named to libvirt: it stays,
 		 * and so do the older ones behind it. */

@@ -196,7 +196,7 @@ static const char *const flag_names[] = {
 	"held", "reclaiming", "held-by-rss", "ideal-at-floor", "above-maximum",
 	"shrink-delayed", "demand-rising", "rate-limited", "growth-limited",
 	"target-changed", "held-at-share", "growing", "shrink-at-once", "probing",
-	"dimm-ahead", "unplug", "keep-balloon-off",
+	"dimm-ahead", "unplug", "keep-balloon-off", "unplug-needs-room",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(flag_names) == DMEM_DECISION_FLAGS);
 
@@ -254,6 +254,7 @@ static void put_decision(GString *out, const DmemStateDecision *x)
 	put_u64(out, KEY("unplug_wait_s"), (guint64)MAX(x->unplug_wait_s, 0));
 	put_u64(out, KEY("unplug_kib"), x->unplug_kib);
 	put_u64(out, KEY("unplug_target_kib"), x->unplug_target_kib);
+	put_u64(out, KEY("unplug_raise_kib"), x->unplug_raise_kib);
 }
 
 /* Enough for the fixed keys of the daemon and of a VM. */
@@ -485,6 +486,7 @@ static void get_decision(Reader *r, const char *g, DmemStateDecision *x)
 	x->unplug_wait_s = (gint64)get_uint(r, g, "unplug_wait_s", G_MAXINT64);
 	x->unplug_kib = get_u64(r, g, "unplug_kib");
 	x->unplug_target_kib = get_u64(r, g, "unplug_target_kib");
+	x->unplug_raise_kib = get_u64(r, g, "unplug_raise_kib");
 }
 
 /* A VM's hot-remove facts; a state from before hot-remove has none. */

@@ -33,7 +33,8 @@ enum {
 	DMEM_DECISION_DIMM_AHEAD = 1 << 14,
 	DMEM_DECISION_UNPLUG = 1 << 15,
 	DMEM_DECISION_KEEP_BALLOON_OFF = 1 << 16,
-	DMEM_DECISION_FLAGS = 17
+	DMEM_DECISION_UNPLUG_NEEDS_ROOM = 1 << 17,
+	DMEM_DECISION_FLAGS = 18
 };
 
 /*
@@ -77,6 +78,7 @@ typedef struct {
 	gint64 unplug_wait_s;
 	dmem_kib_t unplug_kib;
 	dmem_kib_t unplug_target_kib;
+	dmem_kib_t unplug_raise_kib;
 } DmemStateDecision;
 
 typedef struct {

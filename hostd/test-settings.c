@@ -239,6 +239,16 @@ static void test_unplug(Fixture *x, gconstpointer data)
 	g_assert_cmpuint(x->in.removable_kib[1], ==, MiB(256));
 	g_assert_cmpuint(x->in.removable_kib[2], ==, MiB(256));
 
+	/* The newest attached with --config too (its slot is defined): it
+	 * is the VM's from the next boot on, and stays. */
+	x->config.dimm_list[0].slot = 7;
+	x->live.dimm_list[4].slot = 7;	/* dimm3 */
+	resolve(x);
+	g_assert_cmpuint(x->in.removable_dimms, ==, 3);
+	g_assert_cmpuint(x->in.removable_kib[0], ==, MiB(256));
+	x->live.dimm_list[4].slot = 3;
+	x->config.dimm_list[0].slot = -1;
+
 	/* A DIMM without an alias cannot be named: it and older ones stay. */
 	x->live.dimm_list[2 + 1].alias[0] = '\0';	/* dimm2 */
 	resolve(x);

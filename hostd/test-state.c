@@ -1059,7 +1059,7 @@ static void test_explain_unplug_facts(void)
 	facts.unplug_failure = (char *)"memory block 33 could not be offlined";
 	facts.unplug_retry_s = 240;
 	text = explain_published(&c, &facts);
-	g_assert_nonnull(strstr(text, "\n  hot-remove: the guest refused the last unplug: "
+	g_assert_nonnull(strstr(text, "\n  hot-remove: the last unplug failed: "
 				"memory block 33 could not be offlined; next try in 240 s; the "
 				"balloon keeps the surplus meanwhile\n  hot-remove: 1 DIMM "
 				"unplugged this boot, 1 unplug refused or unanswered\n"));
@@ -1069,7 +1069,7 @@ static void test_explain_unplug_facts(void)
 	facts.unplug_retry_s = 0;
 	unplug_case(&c);
 	text = explain_published(&c, &facts);
-	g_assert_nonnull(strstr(text, "\n  hot-remove: the guest refused the last unplug: "
+	g_assert_nonnull(strstr(text, "\n  hot-remove: the last unplug failed: "
 				"memory block 33 could not be offlined; it may be tried again\n"
 				"  hot-remove: its allocation leaves 3 hot-added DIMMs"));
 	g_assert_cmpuint(count(text, "hot-remove:"), ==, 3);

@@ -142,12 +142,41 @@ static void test_unplug_after_balloon(void)
 	g_assert_cmpuint(s.vm[a].live_kib, ==, MiB(1536));
 	for (int i = 0; i < 15; i++) {
 		sim_cycle(&s);
-		if (s.d[a].unplug)
-			g_assert_cmpuint(s.d[a].unplug_target_kib, ==, MiB(512));
+		if (!s.d[a].unplug)
+			continue;
+		/* The guest gets room for what the DIMM holds first; after the
+		 * unplug its target is the goal by itself. */
+		g_assert_cmpuint(s.d[a].unplug_target_kib, ==, MiB(512));
+		g_assert_cmpuint(s.d[a].unplug_raise_kib, ==, MiB(256));
+		g_assert_cmpuint(s.d[a].held_after_kib, >=, MiB(768));
 	}
 	g_assert_cmpuint(s.unplugs[a], ==, 4);
 	g_assert_cmpuint(s.vm[a].live_kib, ==, MiB(512));
 	g_assert_cmpuint(s.vm[a].target_kib, ==, MiB(512));
+}
+
+/* No room in the pool to raise the target first: the unplug waits. */
+static void test_unplug_needs_room(void)
+{
+	Sim s;
+	gsize a;
+
+	sim_init(&s, GiB(64));
+	s.p.shrink_delay_s = 10;
+	s.p.unplug_delay_s = 30;
+	a = grown_vm(&s, MiB(100));
+	for (int i = 0; i < 25; i++)
+		sim_cycle(&s);
+	g_assert_cmpuint(s.vm[a].target_kib, ==, MiB(512));
+	s.h.pool_kib = MiB(600);
+	for (int i = 0; i < 10; i++) {
+		sim_cycle(&s);
+		g_assert_false(s.d[a].unplug);
+	}
+	g_assert_true(s.d[a].unplug_needs_room);
+	s.h.pool_kib = GiB(64);
+	sim_cycle(&s);
+	g_assert_true(s.d[a].unplug);
 }
 
 /* Unplug off (config or metadata) or refused (backoff): the balloon keeps
@@ -202,6 +231,34 @@ static void test_unplug_refused(void)
 	g_assert_cmpuint(s.vm[a].live_kib, ==, MiB(1536));
 }
 
+/*
+ * The balloon already took the surplus (a refusal's backoff ended, or
+ * unplug was turned on later): the DIMMs still go, even while the ideal
+ * moves by a MiB every sample (a grow decision too small to apply must not
+ * restart the clock).
+ */
+static void test_unplug_balloon_at_goal_jitter(void)
+{
+	Sim s;
+	gsize a;
+
+	sim_init(&s, GiB(64));
+	s.p.shrink_delay_s = s.p.unplug_delay_s = 10;
+	a = grown_vm(&s, MiB(100));
+	s.vm[a].unplug_blocked = TRUE;
+	for (int i = 0; i < 20; i++)
+		sim_cycle(&s);
+	g_assert_cmpuint(s.vm[a].target_kib, ==, MiB(512));
+	s.vm[a].unplug_blocked = FALSE;
+	s.vm[a].minimum_kib = MiB(256);
+	for (int i = 0; i < 60; i++) {
+		sim_use(&s, a, MiB(300) + (i % 2 ? MiB(1) : 0));
+		sim_cycle(&s);
+	}
+	g_assert_cmpuint(s.unplugs[a], ==, 4);
+	g_assert_cmpuint(s.vm[a].live_kib, ==, MiB(512));
+}
+
 /* An unplug in flight: nothing new is decided for the VM until it lands. */
 static void test_unplug_in_flight(void)
 {
@@ -252,7 +309,9 @@ static void test_unplug_probe(void)
 	sim_init(&s, GiB(64));
 	s.p.shrink_delay_s = s.p.unplug_delay_s = 60;
 	a = grown_vm(&s, MiB(100));
-	dmem_unplug_plan(&s.p, &s.h, &s.vm[a], &t, &s.st[a], &d, FALSE);
+	dmem_kib_t room = GiB(64);
+
+	dmem_unplug_plan(&s.p, &s.h, &s.vm[a], &t, &s.st[a], &d, FALSE, &room);
 	g_assert_cmpuint(d.unplug_dimms, ==, 4);
 	g_assert_false(d.keep_balloon_off);
 	g_assert_false(d.unplug);
@@ -287,8 +346,10 @@ int main(int argc, char **argv)
 	g_test_add_func("/unplug/partial", test_unplug_partial);
 	g_test_add_func("/unplug/demand-rises", test_unplug_demand_rises);
 	g_test_add_func("/unplug/after-balloon", test_unplug_after_balloon);
+	g_test_add_func("/unplug/needs-room", test_unplug_needs_room);
 	g_test_add_func("/unplug/off", test_unplug_off);
 	g_test_add_func("/unplug/refused", test_unplug_refused);
+	g_test_add_func("/unplug/balloon-at-goal-jitter", test_unplug_balloon_at_goal_jitter);
 	g_test_add_func("/unplug/in-flight", test_unplug_in_flight);
 	g_test_add_func("/unplug/contention", test_unplug_contention);
 	g_test_add_func("/unplug/probe", test_unplug_probe);

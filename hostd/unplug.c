@@ -25,8 +25,11 @@
  * the unplugs then take), unless the balloon is to shrink first: another VM
  * is short, a cache probe runs, or unplug_delay_s is the longer delay. A
  * DIMM the balloon already covers goes all the same: the guest gives the
- * balloon pages in it up in place, and the mechanism sets unplug_target_kib
- * once it is gone.
+ * balloon pages in it up in place. But what the DIMM holds besides must fit
+ * in the rest of the guest while it is offlined, so the target is raised by
+ * the DIMM first (unplug_raise_kib; from the pool's free room, or the
+ * unplug waits), and the guest never has less than the target after the
+ * unplug at any moment of it.
  *
  * A VM whose guest refused an unplug (unplug_blocked: the mechanism's
  * backoff) or that may not unplug keeps its DIMMs, and its balloon takes
@@ -36,7 +39,7 @@
 
 void dmem_unplug_plan(const DmemPolicyParams *p, const DmemHostInput *h,
 		      const DmemVmInput *vm, const DmemTargetVm *t, DmemVmState *st,
-		      DmemVmDecision *d, gboolean contention)
+		      DmemVmDecision *d, gboolean contention, dmem_kib_t *room)
 {
 	dmem_kib_t goal = MAX(MIN(d->allocation_kib, d->max_kib), d->min_kib);
 	guint k = MIN(vm->removable_dimms, (guint)DMEM_UNPLUG_DIMMS_MAX);
@@ -74,8 +77,15 @@ void dmem_unplug_plan(const DmemPolicyParams *p, const DmemHostInput *h,
 		d->unplug_wait_s = p->unplug_delay_s - waited_s;
 		return;
 	}
-	d->unplug = TRUE;
-	d->unplug_kib = newest;
 	/* What the balloon keeps stays; a target at the goal stays there. */
 	d->unplug_target_kib = MIN(MAX(sat_sub(t->cur, newest), goal), t->live - newest);
+	d->unplug_raise_kib = sat_sub(MIN(d->unplug_target_kib + newest, t->live), t->cur);
+	if (d->unplug_raise_kib > *room) {
+		d->unplug_needs_room = TRUE;
+		d->unplug_raise_kib = 0;
+		return;
+	}
+	*room -= d->unplug_raise_kib;
+	d->unplug = TRUE;
+	d->unplug_kib = newest;
 }

@@ -37,6 +37,9 @@
 
 typedef struct {
 	char alias[64];
+	/* First raise the balloon target to this (0: no), and wait for it. */
+	dmem_kib_t raise_to_kib;
+	gboolean raised;
 	gboolean ok;
 	char *error;
 	gboolean gone;
@@ -50,6 +53,26 @@ static void detach_free(gpointer p)
 	g_free(x);
 }
 
+/*
+ * In a worker: until the balloon has deflated to the raised target (the
+ * guest has room for what the DIMM holds), at most DMEM_UNPLUG_RAISE_WAIT_MS.
+ * A guest slower than that still offlines: what does not fit is only
+ * migrated later.
+ */
+static void wait_raised(DmemJob *job, const Detach *x)
+{
+	gint64 until = g_get_monotonic_time() + DMEM_UNPLUG_RAISE_WAIT_MS * 1000;
+	virDomainInfo info;
+
+	dmem_job_calling(job, "waiting for the balloon to deflate");
+	while (g_get_monotonic_time() < until) {
+		if (virDomainGetInfo(job->dom, &info) < 0 ||
+		    info.memory + DMEM_BALLOON_TOLERANCE_KIB >= x->raise_to_kib)
+			return;
+		g_usleep(20 * 1000);
+	}
+}
+
 /* In a worker. */
 static void detach_run(DmemJob *job)
 {
@@ -58,6 +81,17 @@ static void detach_run(DmemJob *job)
 	dmem_job_calling(job, "looking the domain up");
 	if (!dmem_job_same_boot(job, &x->gone))
 		return;
+	if (x->raise_to_kib) {
+		dmem_job_calling(job, "setting the balloon target");
+		if (virDomainSetMemoryFlags(job->dom, x->raise_to_kib, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+			x->error = g_strdup_printf("raising the balloon target first: %s",
+						   dmem_virt_error_message());
+			x->gone = virGetLastErrorCode() == VIR_ERR_NO_DOMAIN;
+			return;
+		}
+		x->raised = TRUE;
+		wait_raised(job, x);
+	}
 	dmem_job_calling(job, "unplugging a DIMM");
 	if (virDomainDetachDeviceAlias(job->dom, x->alias, VIR_DOMAIN_AFFECT_LIVE) < 0) {
 		x->error = g_strdup(dmem_virt_error_message());
@@ -135,6 +169,11 @@ static void unplug_removed(DmemVirt *v, DmemVm *vm, gint64 now_us)
 
 	forget_dimm(vm, vm->unplug_alias, vm->unplug_kib);
 	note_unplugged(vm, vm->unplug_kib);
+	/* QEMU kept the balloon's page count: the target went down by the
+	 * DIMM, whether or not the one set next gets through. */
+	if (vm->target_known)
+		vm->target_kib = vm->target_kib > vm->unplug_kib ?
+				 vm->target_kib - vm->unplug_kib : 0;
 	vm->unplugs++;
 	vm->unplug_failures = 0;
 	g_clear_pointer(&vm->unplug_failure, g_free);
@@ -172,6 +211,16 @@ static void detach_done(DmemVirt *v, DmemVm *vm, DmemJob *job)
 
 	if (!vm || strcmp(vm->unplug_alias, x->alias) != 0)
 		return;
+	if (x->raised) {
+		g_autofree char *from = dmem_size_format(vm->target_known ? vm->target_kib :
+							 vm->actual_kib);
+		g_autofree char *to = dmem_size_format(x->raise_to_kib);
+
+		g_message("%s: balloon target %s -> %s (room for what DIMM %s holds while "
+			  "it goes offline)", vm->name, from, to, x->alias);
+		vm->target_known = TRUE;
+		vm->target_kib = x->raise_to_kib;
+	}
 	if (x->gone) {
 		unplug_clear(vm);
 		return;
@@ -201,6 +250,8 @@ void dmem_virt_unplug(DmemVirt *v, DmemVm *vm, gint64 now_us)
 	}
 	x = g_new0(Detach, 1);
 	g_strlcpy(x->alias, dimm->alias, sizeof(x->alias));
+	if (d->unplug_raise_kib)
+		x->raise_to_kib = d->target_kib + d->unplug_raise_kib;
 	if (!dmem_job_submit(v, vm, detach_run, detach_done, x, detach_free))
 		return;
 	g_strlcpy(vm->unplug_alias, dimm->alias, sizeof(vm->unplug_alias));
@@ -211,7 +262,8 @@ void dmem_virt_unplug(DmemVirt *v, DmemVm *vm, gint64 now_us)
 	vm->unplug_outcome = UNPLUG_WAITING;
 	/* Nothing new for the VM until it ends; it holds what it holds. */
 	vm->apply_pending = TRUE;
-	vm->pending_target_kib = vm->target_known ? vm->target_kib : vm->actual_kib;
+	vm->pending_target_kib = (vm->target_known ? vm->target_kib : vm->actual_kib) +
+				 d->unplug_raise_kib;
 	vm->pending_dimms = 0;
 	g_message("%s: unplugging DIMM %s (%s): %u hot-added DIMM%s unused", vm->name,
 		  vm->unplug_alias, size, d->unplug_dimms, d->unplug_dimms == 1 ? "" : "s");
@@ -239,12 +291,23 @@ void dmem_virt_unplug_event(DmemVirt *v, DmemVm *vm, const char *alias, gboolean
 			g_message("%s: the guest unplugged DIMM %s after all", vm->name, alias);
 			vm->unplugs++;
 			vm->unplug_late_alias[0] = '\0';
+			vm->unplug_failures = 0;
+			vm->unplug_retry_at_us = 0;
+			g_clear_pointer(&vm->unplug_failure, g_free);
 		}
 		note_unplugged(vm, m->size_kib);
 		forget_dimm(vm, alias, m->size_kib);
 		vm->target_known = FALSE;
 		break;
 	}
+}
+
+static gboolean has_alias(const DmemDomainXml *x, const char *alias)
+{
+	for (guint i = 0; i < x->dimm_list_len; i++)
+		if (strcmp(x->dimm_list[i].alias, alias) == 0)
+			return TRUE;
+	return FALSE;
 }
 
 void dmem_virt_unplug_watch(DmemVirt *v, gint64 now_us)
@@ -259,6 +322,15 @@ void dmem_virt_unplug_watch(DmemVirt *v, gint64 now_us)
 	while (g_hash_table_iter_next(&it, NULL, &value)) {
 		DmemVm *vm = value;
 
+		/* Gone from a definition read since it was asked for: the event
+		 * was missed (libvirtd restarted in between). */
+		if (vm->unplug_alias[0] && vm->unplug_requested && vm->live_ok &&
+		    vm->live_at_us > vm->unplug_since_us && !has_alias(&vm->live, vm->unplug_alias)) {
+			g_debug("%s: DIMM %s is gone without an event", vm->name, vm->unplug_alias);
+			vm->unplug_outcome = UNPLUG_REMOVED;
+			unplug_settle(v, vm, now_us);
+			continue;
+		}
 		if (!vm->unplug_alias[0] || !vm->unplug_requested ||
 		    now_us - vm->unplug_since_us < (gint64)DMEM_UNPLUG_TIMEOUT_S * G_USEC_PER_SEC)
 			continue;

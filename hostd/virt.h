@@ -69,6 +69,8 @@
  * twice as long after each refusal in a row, up to _MAX_S.
  */
 #define DMEM_UNPLUG_TIMEOUT_S		20
+/* A raise of the target before an unplug is waited for this long. */
+#define DMEM_UNPLUG_RAISE_WAIT_MS	5000
 #define DMEM_UNPLUG_BACKOFF_FIRST_S	300
 #define DMEM_UNPLUG_BACKOFF_MAX_S	3600
 
