@@ -95,14 +95,26 @@ vm_wait 30 two || bail "up: no DIMMs for the second workload"
 vm_exec up 'mkdir -p /t && mount -t tmpfs none /t && dd if=/dev/urandom of=/t/data bs=1M count=150 2>/dev/null && md5sum /t/data >/tmp/data.md5' 120 >/dev/null ||
 	bail "up: cannot write the tmpfs data"
 vm_exec up 'kill $(cat /tmp/hog.pid)' >/dev/null
-newest=$(vm_exec up 'ls -d /sys/devices/system/memory/memory* | sed "s/.*memory//" | sort -n | tail -n 1')
-vm_exec up "f=/sys/devices/system/memory/memory$newest/state; (while read -r s <\$f && [ \"\$s\" = online ]; do :; done; memhog -m 700 -p /tmp/hog.pid >/tmp/hog.log 2>&1 & echo \"\$s\" >/tmp/trigger) >/dev/null 2>&1 &" >/dev/null
+# The guest watches the state of every DIMM memory block (above 4 GiB:
+# blocks 32 and up) in a loop without forks, and starts the workload the
+# moment one of them is going offline (or offline, not yet removed).
+vm_exec up 'cat >/tmp/trigger.sh <<"SH"
+while :; do
+	for f in /sys/devices/system/memory/memory3[2-9]/state /sys/devices/system/memory/memory[4-9][0-9]/state; do
+		read -r s <"$f" 2>/dev/null || continue
+		case $s in going-offline|offline) break 2 ;; esac
+	done
+done
+memhog -m 700 -p /tmp/hog.pid >/tmp/hog.log 2>&1 &
+echo "$s ${f%/state}" >/tmp/trigger
+SH
+sh /tmp/trigger.sh >/dev/null 2>&1 &' >/dev/null
 started() { [ "$(grep -c "$up: unplugging DIMM" "$DMEMD_LOG")" -gt "$dimms" ]; }
 vm_wait 60 started || bail "up: no unplug started after the second workload"
 dmemctl set "$up" --buffer 50 >/dev/null || tap_not_ok "dmemctl set --buffer during an unplug"
-fired() { vm_exec up 'grep -qsE "^(going-offline|offline)$" /tmp/trigger'; }
+fired() { vm_exec up 'grep -qsE "^(going-offline|offline) " /tmp/trigger'; }
 check "up: the workload started while the DIMM's memory was going offline" vm_wait 30 fired
-tap_diag "the guest saw block $newest $(vm_exec up 'cat /tmp/trigger'); dmemd: $(grep -E "$up: (unplugging|unplugged)|dmem metadata changed" "$DMEMD_LOG" | tail -n 4 | sed 's/.*: [0-9:.]*: //' | tr '\n' ';')"
+tap_diag "the guest saw $(vm_exec up 'cat /tmp/trigger'); dmemd: $(grep -E "$up: (unplugging|unplugged)|dmem metadata changed" "$DMEMD_LOG" | tail -n 4 | sed 's/.*: [0-9:.]*: //' | tr '\n' ';')"
 vm_wait 90 held up || bail "up: the workload that arrived during the unplug did not get its memory"
 enough() {
 	local a i
@@ -152,8 +164,13 @@ truthful() {
 check "up: the balloon's actual is the truth after the swap (live - balloon = virsh actual)" vm_wait 10 truthful
 at_goal() { [ "$(vm_balloon_kib up actual)" -le $(( $(dmemd_vm_json up ideal_kib) + 16384 )) ]; }
 check "up: and the guest is at its ideal" vm_wait 20 at_goal
-check "up: MemTotal is the startup size less the balloon" \
-	near "$(vm_meminfo_kib up MemTotal)" $((total0 - $(vm_exec up "cat $S/actual_kib"))) 8192
+memtotal_truthful() {
+	local m b
+	read -r m b < <(vm_exec up "echo \$(sed -n 's/^MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo) \$(cat $S/actual_kib)")
+	near "$m" $((total0 - b)) 8192
+}
+check "up: MemTotal is the startup size less the balloon" vm_wait 10 memtotal_truthful
+tap_diag "up: MemTotal $(vm_meminfo_kib up MemTotal) KiB, balloon $(vm_exec up "cat $S/actual_kib") KiB, startup MemTotal $total0 KiB"
 check "up: no OOM kill" test "$(vm_exec up 'dmesg | grep -c "Killed process"')" -eq 0
 tap_diag "up: $dimms3 DIMMs in this round"
 dmemd_stop
