@@ -87,8 +87,16 @@ vm_virsh detach-device-alias "$(vm_dom nr)" dimm0 --live >/dev/null
 wait "$evpid"
 check "nr: libvirt reports the unplug refused" grep -q "device-removal-failed" "$VM_DIR/nr.event"
 check "nr: the DIMM stays" has_alias nr dimm0
-check "nr: the balloon kept its pages through the cancelled offline" \
-	test "$(sysfs nr actual_kib)" -eq "$bal1"
+tap_diag "nr: after the refusal: balloon $(( $(sysfs nr actual_kib) / 1024 )) MiB, given up in place $(( $(sysfs nr offlined_kib) / 1024 )) MiB (a block that went offline before another refused, and came back), migrated $(sysfs nr migrated_pages)"
+# A cancelled offline puts the pages back at once; a block that went offline
+# (its pages given up) before another one refused comes back online empty,
+# and the driver replaces those pages after its wait for a new target.
+# Both at the guest's floor: within what the floor moves by.
+kept() { near "$(sysfs nr actual_kib)" "$bal1" $((16 * 1024)); }
+check "nr: the balloon holds what it held before the refused unplug" vm_wait 15 kept
+tap_diag "nr: balloon $(( $(sysfs nr actual_kib) / 1024 )) MiB again"
+check "nr: every block of the DIMM is online again" \
+	test -z "$(vm_exec nr 'for b in /sys/devices/system/memory/memory3[2-9]; do grep -v online $b/state; done')"
 vm_virsh setmem "$(vm_dom nr)" 768M --live
 check "nr: then it deflates completely" vm_wait 60 actual_is nr $((768 * 1024))
 check "nr: rmmod" vm_exec nr 'rmmod dmem_balloon'
