@@ -339,6 +339,31 @@ static void test_unplug_stats_before(void)
 	g_assert_cmpint(s.d[a].status, !=, DMEM_STATUS_UNRESPONSIVE);
 }
 
+/* Statistics from before the last unplug neither restart nor end the
+ * clock: a blip in them is not the guest's. */
+static void test_unplug_stale_stats_hold_clock(void)
+{
+	Sim s;
+	gsize a;
+	gint64 wait;
+
+	sim_init(&s, GiB(64));
+	s.p.shrink_delay_s = s.p.unplug_delay_s = 20;
+	a = grown_vm(&s, MiB(100));
+	for (int i = 0; i < 5; i++)
+		sim_cycle(&s);
+	wait = s.d[a].unplug_wait_s;
+	s.vm[a].unplugged_kib = MiB(256);
+	sim_use(&s, a, MiB(400));
+	sim_cycle(&s);
+	g_assert_false(s.d[a].unplug);
+	g_assert_true(s.d[a].keep_balloon_off);
+	s.vm[a].unplugged_kib = 0;
+	sim_use(&s, a, MiB(100));
+	sim_cycle(&s);
+	g_assert_cmpint(s.d[a].unplug_wait_s, <, wait);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -354,5 +379,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/unplug/contention", test_unplug_contention);
 	g_test_add_func("/unplug/probe", test_unplug_probe);
 	g_test_add_func("/unplug/stats-before", test_unplug_stats_before);
+	g_test_add_func("/unplug/stale-stats-hold-clock", test_unplug_stale_stats_hold_clock);
 	return g_test_run();
 }

@@ -59,6 +59,15 @@ void dmem_unplug_plan(const DmemPolicyParams *p, const DmemHostInput *h,
 	}
 	d->unplug_spare_kib = spare;
 	newest = bound(vm->removable_kib[0]);
+	d->keep_balloon_off = !contention && !d->probing && t->cur <= d->max_kib &&
+			      p->unplug_delay_s <= p->shrink_delay_s;
+	/*
+	 * Statistics from before the last unplug say nothing about the guest
+	 * without it (its floor, what it holds outside MemTotal): the clock
+	 * neither moves nor decides on them; fresh ones come within a period.
+	 */
+	if (vm->unplugged_kib && st->unplug_since_us)
+		return;
 
 	if (!st->unplug_since_us || dmem_demand_rose(d->demand_kib, st->unplug_demand_kib) ||
 	    sat_add(MAX(st->unplug_goal_kib, goal), newest) > t->live) {
@@ -69,9 +78,6 @@ void dmem_unplug_plan(const DmemPolicyParams *p, const DmemHostInput *h,
 		st->unplug_demand_kib = MIN(st->unplug_demand_kib, d->demand_kib);
 		st->unplug_goal_kib = MAX(st->unplug_goal_kib, goal);
 	}
-	d->keep_balloon_off = !contention && !d->probing && t->cur <= d->max_kib &&
-			      p->unplug_delay_s <= p->shrink_delay_s;
-
 	waited_s = (h->now_us - st->unplug_since_us) / G_USEC_PER_SEC;
 	if (!contention && waited_s < (gint64)p->unplug_delay_s) {
 		d->unplug_wait_s = p->unplug_delay_s - waited_s;

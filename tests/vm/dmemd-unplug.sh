@@ -88,7 +88,7 @@ check "up: no OOM kill" test "$(vm_exec up 'dmesg | grep -c "Killed process"')" 
 # offlines them; the guest starts a workload the moment the newest DIMM's
 # memory starts going offline, and dmemctl raises the buffer as soon as
 # dmemd has asked for the unplug.
-vm_exec up 'memhog -m 900 -s 150 -i 200 -p /tmp/hog.pid >/tmp/hog.log 2>&1 &' >/dev/null
+vm_exec up 'memhog -m 900 -s 100 -i 300 -p /tmp/hog.pid >/tmp/hog.log 2>&1 &' >/dev/null
 vm_wait 90 held up || bail "up: the second workload did not reach 900 MiB"
 two() { [ "$(vm_dimms up)" -ge 2 ]; }
 vm_wait 30 two || bail "up: no DIMMs for the second workload"
@@ -140,7 +140,7 @@ sed -i 's/^unplug_delay_s=.*/unplug_delay_s=25/' "$DMEMD_CONF"
 kill -HUP "$DMEMD_PID"
 S=/sys/bus/virtio/drivers/dmem_balloon/virtio*/dmem
 offlined0=$(vm_exec up "cat $S/offlined_kib")
-vm_exec up 'memhog -m 900 -s 150 -i 200 -p /tmp/hog.pid >/tmp/hog.log 2>&1 &' >/dev/null
+vm_exec up 'memhog -m 900 -s 100 -i 300 -p /tmp/hog.pid >/tmp/hog.log 2>&1 &' >/dev/null
 vm_wait 90 held up || bail "up: the third workload did not reach 900 MiB"
 vm_wait 30 two || bail "up: no DIMMs for the third workload"
 dimms3=$(vm_dimms up)
@@ -149,7 +149,7 @@ vm_exec up 'kill $(cat /tmp/hog.pid)' >/dev/null
 ballooned_in_dimms() { [ "$(vm_dimms up)" -ge 1 ] && [ "$(vm_exec up "cat $S/actual_kib")" -ge $((256 * 1024)) ]; }
 check "up: with the longer unplug delay the balloon takes the surplus first" vm_wait 40 ballooned_in_dimms
 tap_diag "up: balloon $(( $(vm_exec up "cat $S/actual_kib") / 1024 )) MiB with $(vm_dimms up) DIMMs plugged"
-check "up: then the DIMMs go all the same" vm_wait 60 gone up
+check "up: then the DIMMs go all the same" vm_wait 120 gone up
 sleep 3
 offlined=$(( $(vm_exec up "cat $S/offlined_kib") - offlined0 ))
 tap_diag "up: $((offlined / 1024)) MiB of balloon given up in place by the unplugs; migrated pages $(vm_exec up "cat $S/migrated_pages"); $(grep -F "$up: unplugged DIMM" "$DMEMD_LOG" | tail -n +$((unplugs3 + 1)) | sed 's/.*unplugged/unplugged/' | tr '\n' ';')"
