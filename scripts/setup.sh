@@ -10,7 +10,8 @@ qemu-system-x86 qemu-utils seabios
 linux-image-amd64 linux-headers-amd64
 linux-image-6.12-amd64 linux-headers-6.12-amd64
 linux-source-6.1
-busybox-static sparse valgrind jq dkms gnuplot-nox"
+busybox-static sparse valgrind jq dkms gnuplot-nox
+debhelper dh-dkms lintian"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "setup.sh: must run as root (it installs Debian packages)" >&2
