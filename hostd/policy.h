@@ -160,6 +160,13 @@
  * surplus that leaves more than these unused is given back by the balloon.
  */
 #define DMEM_UNPLUG_DIMMS_MAX			64
+/*
+ * A DIMM counts as unused only when the allocation leaves it unused with
+ * this much to spare (unless the allocation is the VM's minimum, which does
+ * not move): the ideal moves with the floor and with pressure, and a DIMM
+ * unplugged at the edge would be hot-added again a cycle later.
+ */
+#define DMEM_UNPLUG_MARGIN_KIB			(64 * DMEM_KIB_PER_MIB)
 
 /* ---- input -------------------------------------------------------------- */
 

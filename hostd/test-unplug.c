@@ -82,17 +82,41 @@ static void test_unplug_partial(void)
 
 	sim_init(&s, GiB(64));
 	s.p.shrink_delay_s = s.p.unplug_delay_s = 10;
-	a = grown_vm(&s, MiB(700));
+	a = grown_vm(&s, MiB(600));
 	sim_decide(&s);
 	goal = s.d[a].allocation_kib;
-	g_assert_cmpuint(goal, >, MiB(768));
-	g_assert_cmpuint(goal, <=, MiB(1024));
+	/* Two DIMMs go with the margin to spare, the third would not. */
+	g_assert_cmpuint(goal, >, MiB(768) - DMEM_UNPLUG_MARGIN_KIB);
+	g_assert_cmpuint(goal + DMEM_UNPLUG_MARGIN_KIB, <=, MiB(1024));
 	g_assert_cmpuint(s.d[a].unplug_dimms, ==, 2);
 	for (int i = 0; i < 40; i++)
 		sim_cycle(&s);
 	g_assert_cmpuint(s.unplugs[a], ==, 2);
 	g_assert_cmpuint(s.vm[a].live_kib, ==, MiB(1024));
 	g_assert_cmpuint(s.vm[a].target_kib, ==, s.d[a].allocation_kib);
+}
+
+/*
+ * An allocation above the minimum must leave the DIMM unused with a margin:
+ * one at the edge would be hot-added again when the ideal moves. At the
+ * minimum (which does not move) no margin is needed.
+ */
+static void test_unplug_margin(void)
+{
+	Sim s;
+	gsize a;
+
+	sim_init(&s, GiB(64));
+	s.p.shrink_delay_s = s.p.unplug_delay_s = 5;
+	a = grown_vm(&s, MiB(100));
+	s.vm[a].minimum_kib = MiB(256);
+	s.vm[a].buffer_percent = 0;
+	/* In use + the guest's floor just below 512 MiB: not unplugged to 512. */
+	sim_use(&s, a, MiB(512) - FLOOR(MiB(512)) - MiB(20));
+	for (int i = 0; i < 30; i++)
+		sim_cycle(&s);
+	g_assert_cmpuint(s.vm[a].live_kib, ==, MiB(768));
+	g_assert_cmpuint(s.d[a].unplug_dimms, ==, 0);
 }
 
 /* Demand that rises during the delay starts it again. */
@@ -252,7 +276,7 @@ static void test_unplug_balloon_at_goal_jitter(void)
 	s.vm[a].unplug_blocked = FALSE;
 	s.vm[a].minimum_kib = MiB(256);
 	for (int i = 0; i < 60; i++) {
-		sim_use(&s, a, MiB(300) + (i % 2 ? MiB(1) : 0));
+		sim_use(&s, a, MiB(200) + (i % 2 ? MiB(1) : 0));
 		sim_cycle(&s);
 	}
 	g_assert_cmpuint(s.unplugs[a], ==, 4);
@@ -369,6 +393,7 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/unplug/after-delay", test_unplug_after_delay);
 	g_test_add_func("/unplug/partial", test_unplug_partial);
+	g_test_add_func("/unplug/margin", test_unplug_margin);
 	g_test_add_func("/unplug/demand-rises", test_unplug_demand_rises);
 	g_test_add_func("/unplug/after-balloon", test_unplug_after_balloon);
 	g_test_add_func("/unplug/needs-room", test_unplug_needs_room);

@@ -14,7 +14,9 @@
  *
  * The unplug clock runs while the allocation leaves the newest DIMM unused
  * and demand does not rise, like the shrink delay's (targets.c): the
- * highest allocation since the clock started must leave it unused. A
+ * highest allocation since the clock started must leave it unused, with
+ * DMEM_UNPLUG_MARGIN_KIB to spare when the allocation is above the minimum
+ * (the ideal moves; a DIMM unplugged at the edge would come back). A
  * removal lowers the live size, not the clock: the next DIMM, unused all
  * along, follows at once.
  *
@@ -42,6 +44,8 @@ void dmem_unplug_plan(const DmemPolicyParams *p, const DmemHostInput *h,
 		      DmemVmDecision *d, gboolean contention, dmem_kib_t *room)
 {
 	dmem_kib_t goal = MAX(MIN(d->allocation_kib, d->max_kib), d->min_kib);
+	/* What must fit in what stays: the goal, with a margin if it moves. */
+	dmem_kib_t need = goal > d->min_kib ? sat_add(goal, DMEM_UNPLUG_MARGIN_KIB) : goal;
 	guint k = MIN(vm->removable_dimms, (guint)DMEM_UNPLUG_DIMMS_MAX);
 	dmem_kib_t spare = 0, newest;
 	gint64 waited_s;
@@ -51,7 +55,7 @@ void dmem_unplug_plan(const DmemPolicyParams *p, const DmemHostInput *h,
 		return;
 	}
 	while (d->unplug_dimms < k &&
-	       sat_add(goal, sat_add(spare, bound(vm->removable_kib[d->unplug_dimms]))) <= t->live)
+	       sat_add(need, sat_add(spare, bound(vm->removable_kib[d->unplug_dimms]))) <= t->live)
 		spare += bound(vm->removable_kib[d->unplug_dimms++]);
 	if (!d->unplug_dimms) {
 		st->unplug_since_us = 0;
@@ -70,13 +74,13 @@ void dmem_unplug_plan(const DmemPolicyParams *p, const DmemHostInput *h,
 		return;
 
 	if (!st->unplug_since_us || dmem_demand_rose(d->demand_kib, st->unplug_demand_kib) ||
-	    sat_add(MAX(st->unplug_goal_kib, goal), newest) > t->live) {
+	    sat_add(MAX(st->unplug_goal_kib, need), newest) > t->live) {
 		st->unplug_since_us = h->now_us;
 		st->unplug_demand_kib = d->demand_kib;
-		st->unplug_goal_kib = goal;
+		st->unplug_goal_kib = need;
 	} else {
 		st->unplug_demand_kib = MIN(st->unplug_demand_kib, d->demand_kib);
-		st->unplug_goal_kib = MAX(st->unplug_goal_kib, goal);
+		st->unplug_goal_kib = MAX(st->unplug_goal_kib, need);
 	}
 	waited_s = (h->now_us - st->unplug_since_us) / G_USEC_PER_SEC;
 	if (!contention && waited_s < (gint64)p->unplug_delay_s) {
