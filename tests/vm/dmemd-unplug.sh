@@ -6,7 +6,7 @@
 # process's resident memory, dmemctl) and inside the guest (MemTotal,
 # dmesg, the workload's fate):
 #
-#   - growth, then idle: a 512 MiB guest grows by DIMMs for a 900 MiB
+#   - growth, then idle: a 512 MiB guest grows by DIMMs for a 1100 MiB
 #     workload; once it ends and the shrink delay has passed, every
 #     hot-added DIMM is unplugged (newest first, one at a time), the
 #     balloon is not inflated over them meanwhile, MemTotal is back to the
@@ -37,13 +37,16 @@ total0=$(vm_meminfo_kib up MemTotal)
 unplugged() { grep -c "$1: unplugged DIMM" "$DMEMD_LOG"; }
 
 # ---- growth, then idle ---------------------------------------------------------
-vm_exec up 'memhog -m 900 -s 100 -i 300 -p /tmp/hog.pid >/tmp/hog.log 2>&1 &' >/dev/null
+# 1100 MiB: the guest grows to its maximum, every slot used, so that
+# touching its free memory below adds no DIMM behind the count.
+vm_exec up 'memhog -m 1100 -s 100 -i 300 -p /tmp/hog.pid >/tmp/hog.log 2>&1 &' >/dev/null
 held() { vm_exec "$1" 'grep -q holding /tmp/hog.log'; }
-vm_wait 90 held up || bail "up: the workload did not reach 900 MiB: $(vm_exec up 'tail -n 2 /tmp/hog.log')"
-sleep 3
+vm_wait 90 held up || bail "up: the workload did not reach 1100 MiB: $(vm_exec up 'tail -n 2 /tmp/hog.log')"
+all_slots() { [ "$(vm_dimms up)" -eq 4 ]; }
+vm_wait 30 all_slots
 dimms=$(vm_dimms up)
 tap_diag "up grew to $(vm_meminfo_kib up MemTotal) KiB MemTotal with $dimms DIMMs"
-check "up: DIMMs were hot-added for the workload" test "$dimms" -ge 2
+check "up: DIMMs were hot-added for the workload, every slot" test "$dimms" -eq 4
 # The workload's first steps landed in boot memory: touch what is free too,
 # so that the DIMMs are resident on the host before they go.
 vm_exec up "memhog -m $(( $(vm_meminfo_kib up MemFree) / 1024 - 48 )) -t 1 >/dev/null 2>&1" 60
