@@ -11,7 +11,7 @@ linux-image-amd64 linux-headers-amd64
 linux-image-6.12-amd64 linux-headers-6.12-amd64
 linux-source-6.1
 busybox-static sparse valgrind jq dkms gnuplot-nox
-debhelper dh-dkms lintian"
+debhelper dh-dkms lintian mmdebstrap"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "setup.sh: must run as root (it installs Debian packages)" >&2
