@@ -141,21 +141,30 @@ static void note_unplugged(DmemVm *vm, dmem_kib_t kib)
 	vm->unplugged_real_s = g_get_real_time() / G_USEC_PER_SEC;
 }
 
+/* The memory device named @alias in @x, newest first; -1: none. */
+static gint dimm_index(const DmemDomainXml *x, const char *alias)
+{
+	for (guint i = x->dimm_list_len; i-- > 0;)
+		if (strcmp(x->dimm_list[i].alias, alias) == 0)
+			return (gint)i;
+	return -1;
+}
+
 /* Take the DIMM out of what dmemd knows of the live definition. */
-static void forget_dimm(DmemVm *vm, const char *alias, dmem_kib_t kib)
+static void forget_dimm(DmemVm *vm, const char *alias)
 {
 	DmemDomainXml *x = &vm->live;
+	gint i = dimm_index(x, alias);
 
-	for (guint i = x->dimm_list_len; i-- > 0;) {
-		if (strcmp(x->dimm_list[i].alias, alias) != 0)
-			continue;
+	if (i >= 0) {
+		dmem_kib_t kib = x->dimm_list[i].size_kib;
+
 		memmove(&x->dimm_list[i], &x->dimm_list[i + 1],
 			(x->dimm_list_len - i - 1) * sizeof(x->dimm_list[0]));
 		x->dimm_list_len--;
 		x->memory_kib = x->memory_kib > kib ? x->memory_kib - kib : 0;
 		x->dimm_kib = x->dimm_kib > kib ? x->dimm_kib - kib : 0;
 		x->dimms = x->dimms ? x->dimms - 1 : 0;
-		break;
 	}
 	/* Read it again all the same: libvirt's word counts. */
 	vm->live_stale = TRUE;
@@ -167,7 +176,7 @@ static void unplug_removed(DmemVirt *v, DmemVm *vm, gint64 now_us)
 	g_autofree char *why = NULL;
 	dmem_kib_t target;
 
-	forget_dimm(vm, vm->unplug_alias, vm->unplug_kib);
+	forget_dimm(vm, vm->unplug_alias);
 	note_unplugged(vm, vm->unplug_kib);
 	/* QEMU kept the balloon's page count: the target went down by the
 	 * DIMM, whether or not the one set next gets through. */
@@ -272,6 +281,7 @@ void dmem_virt_unplug(DmemVirt *v, DmemVm *vm, gint64 now_us)
 void dmem_virt_unplug_event(DmemVirt *v, DmemVm *vm, const char *alias, gboolean removed)
 {
 	gint64 now_us = g_get_monotonic_time();
+	gint i;
 
 	if (vm->unplug_alias[0] && strcmp(alias, vm->unplug_alias) == 0) {
 		vm->unplug_outcome = removed ? UNPLUG_REMOVED : UNPLUG_REFUSED;
@@ -282,32 +292,20 @@ void dmem_virt_unplug_event(DmemVirt *v, DmemVm *vm, const char *alias, gboolean
 		return;
 	/* A DIMM given up on, or someone else's: the guest shrank under
 	 * the balloon target dmemd knows. Adopt the balloon where it is. */
-	for (guint i = 0; i < vm->live.dimm_list_len; i++) {
-		const DmemDimm *m = &vm->live.dimm_list[i];
-
-		if (strcmp(m->alias, alias) != 0)
-			continue;
-		if (strcmp(alias, vm->unplug_late_alias) == 0) {
-			g_message("%s: the guest unplugged DIMM %s after all", vm->name, alias);
-			vm->unplugs++;
-			vm->unplug_late_alias[0] = '\0';
-			vm->unplug_failures = 0;
-			vm->unplug_retry_at_us = 0;
-			g_clear_pointer(&vm->unplug_failure, g_free);
-		}
-		note_unplugged(vm, m->size_kib);
-		forget_dimm(vm, alias, m->size_kib);
-		vm->target_known = FALSE;
-		break;
+	i = dimm_index(&vm->live, alias);
+	if (i < 0)
+		return;
+	if (strcmp(alias, vm->unplug_late_alias) == 0) {
+		g_message("%s: the guest unplugged DIMM %s after all", vm->name, alias);
+		vm->unplugs++;
+		vm->unplug_late_alias[0] = '\0';
+		vm->unplug_failures = 0;
+		vm->unplug_retry_at_us = 0;
+		g_clear_pointer(&vm->unplug_failure, g_free);
 	}
-}
-
-static gboolean has_alias(const DmemDomainXml *x, const char *alias)
-{
-	for (guint i = 0; i < x->dimm_list_len; i++)
-		if (strcmp(x->dimm_list[i].alias, alias) == 0)
-			return TRUE;
-	return FALSE;
+	note_unplugged(vm, vm->live.dimm_list[i].size_kib);
+	forget_dimm(vm, alias);
+	vm->target_known = FALSE;
 }
 
 void dmem_virt_unplug_watch(DmemVirt *v, gint64 now_us)
@@ -325,7 +323,8 @@ void dmem_virt_unplug_watch(DmemVirt *v, gint64 now_us)
 		/* Gone from a definition read since it was asked for: the event
 		 * was missed (libvirtd restarted in between). */
 		if (vm->unplug_alias[0] && vm->unplug_requested && vm->live_ok &&
-		    vm->live_at_us > vm->unplug_since_us && !has_alias(&vm->live, vm->unplug_alias)) {
+		    vm->live_at_us > vm->unplug_since_us &&
+		    dimm_index(&vm->live, vm->unplug_alias) < 0) {
 			g_debug("%s: DIMM %s is gone without an event", vm->name, vm->unplug_alias);
 			vm->unplug_outcome = UNPLUG_REMOVED;
 			unplug_settle(v, vm, now_us);
