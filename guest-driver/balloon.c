@@ -1,12 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * dmem_balloon: moving memory between guest and host.
+ * dmem_balloon: the mechanism. Inflate and deflate by the amount the policy
+ * asks for, move balloon pages for compaction, give everything back on
+ * stop; keep the ordering rule stated with struct dmem_balloon.
  *
- * The host sets a target (config num_pages); the resize worker moves at most
- * one batch per run towards it and reports the truth in config "actual".
- * Guest safety comes first: inflation stops at a floor of available memory,
- * and with DEFLATE_ON_OOM the OOM notifier gives back a sizeable chunk at
- * once. Balloon pages stay movable (balloon compaction).
+ * Deflation frees first and tells later. QEMU handles the PFNs of a request
+ * one by one under its global lock, which a vCPU also needs for any device
+ * access (under TCG the kick itself runs the handler): batch by batch, the
+ * guest would get its memory back at the host's pace. So a deflation takes
+ * up to 1 GiB of pages off the balloon list at once, records their PFNs in
+ * a log, updates "actual" and frees the pages; the notify worker then tells
+ * the host the log, a batch per request. The OOM notifier takes one batch
+ * and sends it at once; compaction sends its page at once. All three count
+ * in @deflate_unacked, which inflation and compaction wait out.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -15,471 +21,373 @@
 #include <linux/jiffies.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
-#include <linux/swap.h>
-#include <linux/virtio_config.h>
+#include <linux/slab.h>
 #include <linux/vmstat.h>
 
 #include "dmem_balloon.h"
-#include "dmem_floor.h"
 
-#define MIB_TO_PAGES(mib)	((unsigned long)(mib) << (20 - PAGE_SHIFT))
-#define PAGES_TO_MIB(p)		((unsigned long)(p) >> (20 - PAGE_SHIFT))
-
-/* One resize run moves at most this much (4 KiB pages): 128 MiB. */
-#define DMEM_RUN_PFNS		(128U << (20 - VIRTIO_BALLOON_PFN_SHIFT))
-/* Largest deferred deflate request: 1 GiB, a 1 MiB PFN array. */
+/* Largest deflation: 1 GiB, a 1 MiB log. */
 #define DMEM_LOG_MAX_PFNS	(1UL << (30 - VIRTIO_BALLOON_PFN_SHIFT))
-/* Retry a refused or failed inflation this often while the target stands. */
-#define DMEM_RETRY_MS		1000
-/* After an OOM deflation, do not inflate again for this long. */
-#define DMEM_OOM_HOLDOFF_MS	10000
-/*
- * An OOM notification gives back 1/32 of the guest, at least 16 MiB and at
- * most 256 MiB (4 KiB pages): enough to matter, few enough host round trips
- * that OOM handling is not held up long.
- */
-#define DMEM_OOM_MIN_PFNS	(16UL << (20 - VIRTIO_BALLOON_PFN_SHIFT))
-#define DMEM_OOM_MAX_PFNS	(256UL << (20 - VIRTIO_BALLOON_PFN_SHIFT))
 
-static u32 dmem_page_to_pfn(struct page *page)
+static struct dmem_xfer *dmem_mig(struct dmem_balloon *b)
 {
-	BUILD_BUG_ON(PAGE_SHIFT < VIRTIO_BALLOON_PFN_SHIFT);
-	return page_to_pfn(page) * DMEM_PAGES_PER_PAGE;
+	return &b->xfer[DMEM_XFER_MIG];
 }
 
-/* Write the 4 KiB frames of @page to @dst. Return: entries written. */
-static unsigned int dmem_page_pfns(struct dmem_balloon *b, __virtio32 *dst,
-				   struct page *page)
+/* Rule 1: a page compaction moved into the balloon is on its way. */
+static bool dmem_mig_inflating(struct dmem_balloon *b)
 {
-	u32 pfn = dmem_page_to_pfn(page);
-	unsigned int i;
-
-	for (i = 0; i < DMEM_PAGES_PER_PAGE; i++)
-		dst[i] = cpu_to_virtio32(b->vdev, pfn + i);
-	return DMEM_PAGES_PER_PAGE;
-}
-
-/* Put the 4 KiB frames of @page at the end of @x. */
-static void dmem_add_page(struct dmem_balloon *b, struct dmem_xfer *x,
-			  struct page *page)
-{
-	BUILD_BUG_ON(DMEM_BATCH_PFNS % DMEM_PAGES_PER_PAGE);
-	x->nr += dmem_page_pfns(b, x->pfns + x->nr, page);
-}
-
-/**
- * dmem_compute_floor() - available memory a guest always keeps.
- * @guest_pages: the guest's memory without the balloon, in pages.
- *
- * dmem_floor_mib() (dmem_floor.h, shared with the host policy) in pages.
- *
- * Return: the floor in pages.
- */
-unsigned long dmem_compute_floor(unsigned long guest_pages)
-{
-	return MIB_TO_PAGES(dmem_floor_mib(PAGES_TO_MIB(guest_pages)));
-}
-
-/* The guest's memory as if nothing were ballooned, in pages. */
-static unsigned long dmem_guest_pages(struct dmem_balloon *b)
-{
-	return totalram_pages() + READ_ONCE(b->nr_pages) / DMEM_PAGES_PER_PAGE;
-}
-
-/* How many guest pages the floor lets us inflate right now. */
-static unsigned long dmem_inflate_allowance(struct dmem_balloon *b)
-{
-	long avail = si_mem_available();
-	unsigned long floor = dmem_compute_floor(dmem_guest_pages(b));
-
-	WRITE_ONCE(b->floor_pages, floor);
-	return avail > 0 && (unsigned long)avail > floor ? avail - floor : 0;
-}
-
-/**
- * dmem_towards_target() - read the host's target.
- * @b: the balloon
- *
- * Return: 4 KiB pages to inflate (> 0) or deflate (< 0) to reach it.
- */
-s64 dmem_towards_target(struct dmem_balloon *b)
-{
-	u32 num_pages;
-	u64 target;
-
-	/* Legacy balloon config space is little endian, unlike other devices. */
-	virtio_cread_le(b->vdev, struct virtio_balloon_config, num_pages,
-			&num_pages);
-	/* Whole guest pages only, or we would flap around an odd target. */
-	target = ALIGN((u64)num_pages, DMEM_PAGES_PER_PAGE);
-	WRITE_ONCE(b->target, num_pages);
-	return (s64)target - (s64)READ_ONCE(b->nr_pages);
-}
-
-/* Tell the host what the balloon holds: what it has acknowledged. */
-void dmem_update_actual(struct dmem_balloon *b)
-{
-	u32 actual = b->nr_pages - b->inflight_pfns;
-
-	lockdep_assert_held(&b->xfer_lock);
-	virtio_cwrite_le(b->vdev, struct virtio_balloon_config, actual,
-			 &actual);
-}
-
-/* Wait for every transfer buffer in @xs[0..@n) to come back. */
-static void dmem_drain(struct dmem_balloon *b, struct dmem_xfer *xs,
-		       unsigned int n)
-{
-	unsigned int i;
-
-	mutex_lock(&b->xfer_lock);
-	for (i = 0; i < n; i++)
-		dmem_xfer_wait(b, &xs[i]);
-	dmem_update_actual(b);
-	mutex_unlock(&b->xfer_lock);
+	return dmem_mig(b)->busy && dmem_mig(b)->inflate;
 }
 
 /*
- * Tell the host about the next batch of the deferred deflate log.
- * Return: true while some of the log is left.
+ * Hand the next batch of the log to the host, if the LOG buffer is free.
+ * With MUST_TELL_HOST the batch's pages travel with it.
+ * Return: true if a batch was sent.
  */
-static bool dmem_log_send_batch(struct dmem_balloon *b)
+static bool dmem_log_send(struct dmem_balloon *b)
 {
-	struct dmem_xfer *x = &b->log_xfer;
+	struct dmem_xfer *x = &b->xfer[DMEM_XFER_LOG];
+	unsigned int i;
 
 	lockdep_assert_held(&b->xfer_lock);
-	dmem_xfer_wait(b, x);
-	if (!b->log)
+	if (x->busy || b->log_sent == b->log_nr)
 		return false;
-	if (b->log_sent == b->log_nr) {
-		kfree(b->log);
-		b->log = NULL;
-		return false;
-	}
 	x->pfns = b->log + b->log_sent;
-	x->nr = min_t(unsigned long, b->log_nr - b->log_sent,
-		      DMEM_BATCH_PFNS);
+	x->nr = min_t(unsigned long, b->log_nr - b->log_sent, DMEM_BATCH_PFNS);
 	x->inflate = false;
 	b->log_sent += x->nr;
+	if (b->tell_host_first) {
+		for (i = 0; i < x->nr; i += DMEM_PAGES_PER_PAGE)
+			list_move_tail(b->log_pages.next, &x->pages);
+	}
 	dmem_xfer_send(b, x);
 	return true;
 }
 
-/*
- * Finish telling the host about deflated pages before a page can go back
- * into the balloon: the host must see a page's deflate before its next
- * inflate.
- */
-static void dmem_log_flush_locked(struct dmem_balloon *b)
+/* The whole log has been acknowledged: drop it. */
+static void dmem_log_retire(struct dmem_balloon *b)
 {
-	while (dmem_log_send_batch(b))
-		;
+	lockdep_assert_held(&b->xfer_lock);
+	if (b->log_sent < b->log_nr || b->xfer[DMEM_XFER_LOG].busy)
+		return;
+	kfree(b->log_alloc);
+	b->log_alloc = NULL;
+	b->log = NULL;
+	b->log_nr = 0;
+	b->log_sent = 0;
 }
 
-/* Background: the deferred deflate log, a batch per lock hold. */
+/*
+ * Rule 2: wait until the host has acknowledged every deflate, sending the
+ * rest of the log meanwhile. Gives up after DMEM_HOST_TIMEOUT_MS without
+ * an answer.
+ * Return: 0 or -ETIMEDOUT.
+ */
+static int dmem_deflates_told(struct dmem_balloon *b)
+{
+	unsigned long deadline = 0;
+	int err;
+
+	lockdep_assert_held(&b->xfer_lock);
+	while (b->deflate_unacked) {
+		if (dmem_log_send(b) || !deadline)
+			deadline = jiffies + msecs_to_jiffies(DMEM_HOST_TIMEOUT_MS);
+		err = dmem_host_wait(b, deadline, "a deflate request");
+		if (err)
+			return err;
+	}
+	dmem_log_retire(b);
+	return 0;
+}
+
+/* Background: reap what came back, send the log on. */
 void dmem_notify_work(struct work_struct *work)
 {
 	struct dmem_balloon *b = container_of(work, struct dmem_balloon,
 					      notify_work);
-	bool more;
 
 	mutex_lock(&b->xfer_lock);
-	more = dmem_log_send_batch(b);
+	if (b->running) {
+		dmem_reap(b);
+		dmem_log_send(b);
+		dmem_log_retire(b);
+	}
 	mutex_unlock(&b->xfer_lock);
-	if (more)
-		dmem_queue_notify(b);
 }
 
-/*
- * Inflate by up to @nr_pfns 4 KiB pages. Batches alternate between two
- * buffers: while the host discards one batch, the guest allocates the next
- * (allocation, which may reclaim, never runs under the transfer lock). The
- * floor and an OOM hold-off are checked again before every batch: memory
- * an OOM deflation just freed must not be taken back.
+/**
+ * dmem_inflate_batch() - hand one batch of fresh pages to the host.
+ * @b: the balloon; resize worker only
+ * @nr_pfns: 4 KiB pages, at most DMEM_BATCH_PFNS, whole guest pages
  *
- * Return: 4 KiB pages inflated; fewer than asked if the floor, a hold-off
- * or a failed allocation stopped it.
+ * Allocates outside the lock (allocation may reclaim), then sends on the
+ * RESIZE buffer not used by the batch before, once the host has returned it:
+ * the host discards one batch while the guest allocates the next. The
+ * pages join the balloon list when the host returns their buffer.
+ *
+ * Return: 4 KiB pages sent, fewer than @nr_pfns if an allocation failed;
+ * -ETIMEDOUT if the host did not return a buffer.
  */
-static unsigned long dmem_inflate(struct dmem_balloon *b,
-				  unsigned long nr_pfns)
+long dmem_inflate_batch(struct dmem_balloon *b, unsigned long nr_pfns)
 {
-	struct dmem_xfer *xs = &b->xfer[DMEM_XFER_RESIZE0];
-	unsigned long done = 0, allow;
-	unsigned int want, got, i = 0;
-	struct dmem_xfer *x;
-	struct page *page;
-	LIST_HEAD(pages);
-
-	while (done < nr_pfns) {
-		if (time_before(jiffies, READ_ONCE(b->holdoff_until)))
-			break;
-		allow = dmem_inflate_allowance(b) * DMEM_PAGES_PER_PAGE;
-		want = min3(nr_pfns - done, allow,
-			    (unsigned long)DMEM_BATCH_PFNS) /
-		       DMEM_PAGES_PER_PAGE;
-		if (!want)
-			break;
-		for (got = 0; got < want; got++) {
-			page = balloon_page_alloc();
-			if (!page) {
-				atomic_long_inc(&b->cnt.alloc_failures);
-				break;
-			}
-			balloon_page_push(&pages, page);
-		}
-
-		x = &xs[i++ % 2];
-		mutex_lock(&b->xfer_lock);
-		dmem_xfer_wait(b, x);	/* the batch before last */
-		dmem_log_flush_locked(b);
-		x->nr = 0;
-		x->inflate = true;
-		while ((page = balloon_page_pop(&pages))) {
-			adjust_managed_page_count(page, -1);
-			dmem_add_page(b, x, page);
-			list_add(&page->lru, &x->pages);
-		}
-		WRITE_ONCE(b->nr_pages, b->nr_pages + x->nr);
-		if (x->nr)
-			dmem_xfer_send(b, x);
-		dmem_update_actual(b);
-		mutex_unlock(&b->xfer_lock);
-
-		done += x->nr;
-		if (got < want)
-			break;
-	}
-	dmem_drain(b, xs, 2);
-	atomic_long_add(done, &b->cnt.inflated);
-	return done;
-}
-
-/* Give @pages, taken out of the balloon, back to the guest. */
-static void dmem_free_pages(struct list_head *pages)
-{
+	unsigned long want = nr_pfns / DMEM_PAGES_PER_PAGE, got;
 	struct page *page, *next;
-
-	list_for_each_entry_safe(page, next, pages, lru) {
-		list_del(&page->lru);
-		adjust_managed_page_count(page, 1);
-		put_page(page);	/* the balloon's reference */
-	}
-}
-
-/*
- * Deflate by up to @nr_pfns 4 KiB pages, a batch at a time, using the
- * @nr_xs buffers @xs in turn. With MUST_TELL_HOST each batch waits for the
- * host before its pages are freed; without, the guest may reuse pages
- * before the host acknowledges (virtio 1.2, 5.5.6.1), and the request
- * travels while the guest goes on.
- *
- * Return: 4 KiB pages deflated; fewer than asked when compaction holds
- * balloon pages isolated for the moment.
- */
-static unsigned long dmem_deflate(struct dmem_balloon *b, struct dmem_xfer *xs,
-				  unsigned int nr_xs, unsigned long nr_pfns)
-{
-	unsigned long done = 0, want;
 	struct dmem_xfer *x;
-	struct page *page;
-	unsigned int i = 0;
 	LIST_HEAD(pages);
+	int err;
 
-	while (done < nr_pfns) {
-		x = &xs[i++ % nr_xs];
-		mutex_lock(&b->xfer_lock);
-		dmem_xfer_wait(b, x);
-		want = min3(nr_pfns - done, (unsigned long)DMEM_BATCH_PFNS,
-			    b->nr_pages);
-		balloon_page_list_dequeue(&b->bdev_info, &pages,
-					  want / DMEM_PAGES_PER_PAGE);
-		x->nr = 0;
-		x->inflate = false;
-		list_for_each_entry(page, &pages, lru)
-			dmem_add_page(b, x, page);
-		if (x->nr) {
-			dmem_xfer_send(b, x);
-			if (b->tell_host_first)
-				dmem_xfer_wait(b, x);
-		}
-		WRITE_ONCE(b->nr_pages, b->nr_pages - x->nr);
-		dmem_update_actual(b);
-		mutex_unlock(&b->xfer_lock);
-
-		dmem_free_pages(&pages);
-		if (!x->nr)
+	for (got = 0; got < want; got++) {
+		page = balloon_page_alloc();
+		if (!page) {
+			atomic_long_inc(&b->cnt.alloc_failures);
 			break;
-		done += x->nr;
+		}
+		list_add(&page->lru, &pages);
 	}
-	atomic_long_add(done, &b->cnt.deflated);
-	return done;
+	if (!got)
+		return 0;
+
+	x = &b->xfer[DMEM_XFER_RESIZE0 + (b->inflate_turn++ & 1)];
+	mutex_lock(&b->xfer_lock);
+	err = dmem_deflates_told(b);
+	if (!err)
+		err = dmem_xfer_wait(b, x, "an inflate request");
+	if (err) {
+		mutex_unlock(&b->xfer_lock);
+		list_for_each_entry_safe(page, next, &pages, lru)
+			__free_page(page);
+		return err;
+	}
+	x->nr = 0;
+	x->inflate = true;
+	/*
+	 * Balloon pages leave the managed count, DEFLATE_ON_OOM or not
+	 * (upstream virtio_balloon keeps them counted under DEFLATE_ON_OOM):
+	 * MemTotal is the guest's size as the host sets it, which is what
+	 * the host-side policy reads back, and the floor is computed from it.
+	 * The OOM notifier gives pages back whatever MemTotal says.
+	 */
+	list_for_each_entry(page, &pages, lru) {
+		adjust_managed_page_count(page, -1);
+		dmem_xfer_add_page(b, x, page);
+	}
+	list_splice_init(&pages, &x->pages);
+	WRITE_ONCE(b->nr_pages, b->nr_pages + x->nr);
+	dmem_xfer_send(b, x);
+	dmem_update_actual(b);
+	mutex_unlock(&b->xfer_lock);
+	return got * DMEM_PAGES_PER_PAGE;
+}
+
+/**
+ * dmem_inflate_finish() - wait for the inflate batches still with the host.
+ * @b: the balloon; resize worker only
+ *
+ * Return: 0, or -ETIMEDOUT (the batches stay in flight; they count in
+ * "actual" when they come back).
+ */
+int dmem_inflate_finish(struct dmem_balloon *b)
+{
+	int err;
+
+	mutex_lock(&b->xfer_lock);
+	err = dmem_xfer_wait(b, &b->xfer[DMEM_XFER_RESIZE0],
+			     "an inflate request");
+	if (!err)
+		err = dmem_xfer_wait(b, &b->xfer[DMEM_XFER_RESIZE1],
+				     "an inflate request");
+	dmem_update_actual(b);
+	mutex_unlock(&b->xfer_lock);
+	return err;
 }
 
 /*
- * Deflate by up to @nr_pfns 4 KiB pages at once, telling the host afterwards.
- * Without MUST_TELL_HOST the guest may reuse pages before the host
- * acknowledges the deflate request. QEMU handles every PFN of a request
- * under its global lock, which a vCPU also needs for any device access:
- * batch by batch, the guest would be paced by the host. So the pages leave
- * the balloon, "actual" is updated and the pages are freed at once; the
- * PFNs are logged and told to the host in the background, a batch at a
- * time, before any page can be inflated again.
- *
- * Return: 4 KiB pages deflated; 0 if no log could be allocated (the caller
- * falls back to batches).
+ * Take up to @max_pfns 4 KiB pages off the balloon list into @pages, their
+ * PFNs into @dst in the same order. The pages leave the balloon's count
+ * now; their deflate is unacknowledged until the host returns it.
+ * Return: 4 KiB pages taken; fewer if compaction holds pages isolated.
  */
-static unsigned long dmem_deflate_deferred(struct dmem_balloon *b,
-					   unsigned long nr_pfns)
+static unsigned long dmem_take_pages(struct dmem_balloon *b, __virtio32 *dst,
+				     unsigned long max_pfns,
+				     struct list_head *pages)
 {
 	unsigned long n = 0, want;
 	struct page *page;
-	__virtio32 *log;
-	LIST_HEAD(pages);
 	LIST_HEAD(batch);
 
-	nr_pfns = min3(nr_pfns, DMEM_LOG_MAX_PFNS, READ_ONCE(b->nr_pages));
-	if (!nr_pfns)
-		return 0;
-	log = kmalloc_array(nr_pfns, sizeof(*log),
-			    GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN);
-	if (!log)
-		return 0;
-
-	mutex_lock(&b->xfer_lock);
-	dmem_log_flush_locked(b);
-	nr_pfns = min(nr_pfns, b->nr_pages);
-	while (n < nr_pfns) {
+	lockdep_assert_held(&b->xfer_lock);
+	while (n < max_pfns) {
 		/* Batches keep the irq-off sections of pages_lock short. */
-		want = min_t(unsigned long, nr_pfns - n, DMEM_BATCH_PFNS);
-		if (!balloon_page_list_dequeue(&b->bdev_info, &batch,
-					       want / DMEM_PAGES_PER_PAGE))
+		want = min_t(unsigned long, max_pfns - n, DMEM_BATCH_PFNS) /
+		       DMEM_PAGES_PER_PAGE;
+		if (!want || !balloon_page_list_dequeue(&b->bdev_info, &batch,
+							want))
 			break;
 		list_for_each_entry(page, &batch, lru)
-			n += dmem_page_pfns(b, log + n, page);
-		list_splice_init(&batch, &pages);
+			n += dmem_page_pfns(b, dst + n, page);
+		list_splice_tail_init(&batch, pages);
+		cond_resched();
 	}
 	WRITE_ONCE(b->nr_pages, b->nr_pages - n);
+	b->deflate_unacked += n;
 	dmem_update_actual(b);
-	if (n) {
-		b->log = log;
-		b->log_nr = n;
-		b->log_sent = 0;
-		log = NULL;
-	}
-	mutex_unlock(&b->xfer_lock);
-
-	kfree(log);
-	dmem_free_pages(&pages);
-	if (n)
-		dmem_queue_notify(b);
-	atomic_long_add(n, &b->cnt.deflated);
 	return n;
 }
 
 /**
- * dmem_release_all() - give every ballooned page back to the guest.
- * @b: the balloon, with no resize or notify work running
+ * dmem_deflate() - give up to @nr_pfns 4 KiB pages back to the guest.
+ * @b: the balloon; resize worker, or stop with the workers stopped
+ * @nr_pfns: how many, at most 1 GiB is done per call
+ *
+ * The one deflation path besides the OOM notifier's batch. Without
+ * MUST_TELL_HOST the pages are free when this returns and the host hears of
+ * them in the background; with it they are freed as the host acknowledges.
+ * When no log can be allocated, one batch is deflated through the reserve.
+ *
+ * Return: 4 KiB pages deflated (0 when compaction holds the pages isolated
+ * for the moment), or -ETIMEDOUT if the host did not take the previous
+ * deflation or a compaction page.
+ */
+long dmem_deflate(struct dmem_balloon *b, unsigned long nr_pfns)
+{
+	__virtio32 *alloc, *log;
+	unsigned long n, cap;
+	LIST_HEAD(pages);
+	int err;
+
+	nr_pfns = min3(nr_pfns, DMEM_LOG_MAX_PFNS, READ_ONCE(b->nr_pages));
+	if (!nr_pfns)
+		return 0;
+	alloc = kmalloc_array(nr_pfns, sizeof(*alloc),
+			      GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN);
+	log = alloc ?: b->log_reserve;
+	cap = alloc ? nr_pfns : DMEM_BATCH_PFNS;
+
+	mutex_lock(&b->xfer_lock);
+	err = dmem_deflates_told(b);
+	if (!err && dmem_mig_inflating(b))
+		err = dmem_xfer_wait(b, dmem_mig(b), "a compaction request");
+	if (err) {
+		mutex_unlock(&b->xfer_lock);
+		kfree(alloc);
+		return err;
+	}
+	n = dmem_take_pages(b, log, min(cap, nr_pfns), &pages);
+	if (n) {
+		b->log = log;
+		b->log_alloc = alloc;
+		b->log_nr = n;
+		b->log_sent = 0;
+		alloc = NULL;
+		if (b->tell_host_first)
+			list_splice_tail_init(&pages, &b->log_pages);
+	}
+	mutex_unlock(&b->xfer_lock);
+
+	kfree(alloc);
+	dmem_pages_to_guest(&pages);
+	if (n)
+		dmem_queue(b, system_freezable_wq, &b->notify_work);
+	return n;
+}
+
+/**
+ * dmem_deflate_oom() - one batch back to the guest, from the OOM notifier.
+ * @b: the balloon
+ * @nr_pfns: at most this many, at most DMEM_BATCH_PFNS
+ *
+ * Never waits: OOM handling holds oom_lock. Trylocks, takes one batch, hands
+ * it to the host without waiting for the answer. Does nothing while another
+ * path holds the lock, an earlier OOM batch is still with the host, or a
+ * compaction page is on its way (rule 1).
+ *
+ * Return: 4 KiB pages deflated. Without MUST_TELL_HOST they are free now;
+ * with it, when the host acknowledges.
+ */
+unsigned long dmem_deflate_oom(struct dmem_balloon *b, unsigned long nr_pfns)
+{
+	struct dmem_xfer *x = &b->xfer[DMEM_XFER_OOM];
+	LIST_HEAD(pages);
+
+	if (!mutex_trylock(&b->xfer_lock))
+		return 0;
+	dmem_reap(b);
+	if (!b->running || x->busy || dmem_mig_inflating(b)) {
+		mutex_unlock(&b->xfer_lock);
+		return 0;
+	}
+	x->inflate = false;
+	x->nr = dmem_take_pages(b, x->pfns, min_t(unsigned long, nr_pfns,
+						  DMEM_BATCH_PFNS), &pages);
+	if (x->nr) {
+		if (b->tell_host_first)
+			list_splice_init(&pages, &x->pages);
+		dmem_xfer_send(b, x);
+	}
+	nr_pfns = x->nr;
+	mutex_unlock(&b->xfer_lock);
+
+	dmem_pages_to_guest(&pages);
+	return nr_pfns;
+}
+
+/**
+ * dmem_release_all() - give every ballooned page back, telling the host.
+ * @b: the balloon, with the resize and notify workers stopped
  *
  * Waits out pages that compaction holds isolated: they come back to the
- * list (or are migrated) shortly. Leaves nothing queued to the device.
- *
- * Return: 4 KiB pages released.
+ * list (or are migrated) shortly. Stops early if the host does not answer:
+ * dmem_release_rest() then returns the rest once the device is reset.
  */
-unsigned long dmem_release_all(struct dmem_balloon *b)
+void dmem_release_all(struct dmem_balloon *b)
 {
-	unsigned long total = 0, n;
+	long n;
 
-	/* Resize runs end drained: no inflate is in flight here. */
+	if (dmem_inflate_finish(b))
+		return;
 	while (READ_ONCE(b->nr_pages)) {
-		n = dmem_deflate(b, &b->xfer[DMEM_XFER_RESIZE0], 2,
-				 READ_ONCE(b->nr_pages));
-		total += n;
+		n = dmem_deflate(b, READ_ONCE(b->nr_pages));
+		if (n < 0)
+			return;
 		if (!n)
 			msleep(20);
 	}
 	mutex_lock(&b->xfer_lock);
-	dmem_log_flush_locked(b);
+	dmem_deflates_told(b);
 	mutex_unlock(&b->xfer_lock);
-	dmem_drain(b, b->xfer, DMEM_NR_XFER);
-	WRITE_ONCE(b->refused, 0);
-	return total;
 }
 
-void dmem_resize_work(struct work_struct *work)
+/**
+ * dmem_release_rest() - after a device reset, return what is left.
+ * @b: the balloon; the device is reset, every buffer complete
+ *
+ * What the host could not be told about (it did not answer) needs no
+ * telling any more: the reset device will not touch guest memory.
+ */
+void dmem_release_rest(struct dmem_balloon *b)
 {
-	struct dmem_balloon *b = container_of(to_delayed_work(work),
-					      struct dmem_balloon,
-					      resize_work);
-	unsigned long retry = 0, want, done = 0, wait;
-	s64 diff;
+	LIST_HEAD(pages);
+	LIST_HEAD(batch);
 
-	diff = dmem_towards_target(b);
-	wait = diff > 0 ? dmem_offline_waiting(b) : 0;
-	if (wait) {
-		/* Not a refusal: the host is about to say what it wants. */
-		dmem_queue_resize(b, wait);
-		return;
+	mutex_lock(&b->xfer_lock);
+	list_splice_init(&b->log_pages, &pages);
+	b->log_sent = b->log_nr;
+	dmem_log_retire(b);
+	while (READ_ONCE(b->bdev_info.isolated_pages)) {
+		mutex_unlock(&b->xfer_lock);
+		msleep(20);
+		mutex_lock(&b->xfer_lock);
 	}
-	if (diff > 0) {
-		want = rounddown(min_t(s64, diff, DMEM_RUN_PFNS),
-				 DMEM_PAGES_PER_PAGE);
-		done = dmem_inflate(b, want);
-		if (done < want)
-			retry = msecs_to_jiffies(DMEM_RETRY_MS);
-		diff -= done;
-	} else if (diff < 0) {
-		if (!b->tell_host_first)
-			done = dmem_deflate_deferred(b, -diff);
-		if (!done)
-			done = dmem_deflate(b, &b->xfer[DMEM_XFER_RESIZE0], 2,
-					    min_t(s64, -diff, DMEM_RUN_PFNS));
-		if (!done)
-			retry = msecs_to_jiffies(20);
-		diff += done;
+	while (balloon_page_list_dequeue(&b->bdev_info, &batch,
+					 DMEM_BATCH_PFNS / DMEM_PAGES_PER_PAGE)) {
+		list_splice_init(&batch, &pages);
+		cond_resched();
 	}
-
-	if (retry && diff > 0) {
-		/* Count each refusal once, not every retry. */
-		if (!READ_ONCE(b->refused)) {
-			atomic_long_inc(&b->cnt.refused_requests);
-			dev_info_ratelimited(&b->vdev->dev,
-					     "inflation stopped %llu MiB short of the target: guest floor %lu MiB\n",
-					     (u64)diff >> (20 - VIRTIO_BALLOON_PFN_SHIFT),
-					     PAGES_TO_MIB(READ_ONCE(b->floor_pages)));
-		}
-		WRITE_ONCE(b->refused, diff);
-	} else {
-		WRITE_ONCE(b->refused, 0);
-	}
-
-	if (diff)
-		dmem_queue_resize(b, retry);
-}
-
-int dmem_oom_notify(struct notifier_block *nb, unsigned long unused,
-		    void *parm)
-{
-	struct dmem_balloon *b = container_of(nb, struct dmem_balloon, oom_nb);
-	unsigned long *freed = parm;
-	unsigned long chunk, done;
-
-	/* Between a failed restore and removal there is no device. */
-	if (!READ_ONCE(b->running))
-		return NOTIFY_OK;
-	WRITE_ONCE(b->holdoff_until,
-		   jiffies + msecs_to_jiffies(DMEM_OOM_HOLDOFF_MS));
-	chunk = clamp_t(unsigned long,
-			dmem_guest_pages(b) * DMEM_PAGES_PER_PAGE / 32,
-			DMEM_OOM_MIN_PFNS, DMEM_OOM_MAX_PFNS);
-	done = dmem_deflate(b, &b->xfer[DMEM_XFER_OOM], 1, chunk);
-	if (done) {
-		atomic_long_inc(&b->cnt.oom_events);
-		atomic_long_add(done, &b->cnt.oom_deflated);
-		*freed += done / DMEM_PAGES_PER_PAGE;
-		/* Come back after the hold-off to see if the target fits again. */
-		dmem_queue_resize(b, msecs_to_jiffies(DMEM_OOM_HOLDOFF_MS));
-	}
-	return NOTIFY_OK;
+	WRITE_ONCE(b->nr_pages, 0);
+	b->deflate_unacked = 0;
+	mutex_unlock(&b->xfer_lock);
+	dmem_pages_to_guest(&pages);
 }
 
 #ifdef CONFIG_BALLOON_COMPACTION
@@ -488,6 +396,11 @@ int dmem_oom_notify(struct notifier_block *nb, unsigned long unused,
  * ballooned and @page is not. This runs under locks of the migration core,
  * so it only trylocks the transfer lock; a busy balloon means "retry later",
  * which also keeps an inflation that triggered compaction from recursing.
+ * @newpage enters the balloon only once every deflate is acknowledged (rule
+ * 2), and leaves it only once its own inflate is (rule 1: deflation waits
+ * while the MIG buffer carries it). If the host does not answer in time,
+ * @newpage stays in the balloon and @page too: the migration fails, the
+ * balloon holds one page more until the next resize.
  */
 static int dmem_migratepage(struct balloon_dev_info *info,
 			    struct page *newpage, struct page *page,
@@ -495,52 +408,73 @@ static int dmem_migratepage(struct balloon_dev_info *info,
 {
 	struct dmem_balloon *b = container_of(info, struct dmem_balloon,
 					      bdev_info);
-	struct dmem_xfer *x = &b->mig_xfer;
+	struct dmem_xfer *x = dmem_mig(b);
 	unsigned long flags;
 
 	if (!mutex_trylock(&b->xfer_lock))
 		return -EAGAIN;
-	/* @newpage may be a page the host has yet to hear was deflated. */
-	if (b->log) {
+	dmem_reap(b);
+	if (!b->running || b->deflate_unacked || x->busy) {
 		mutex_unlock(&b->xfer_lock);
 		return -EAGAIN;
 	}
 
 	get_page(newpage);	/* the balloon's reference */
-	if (page_zone(page) != page_zone(newpage)) {
-		adjust_managed_page_count(page, 1);
-		adjust_managed_page_count(newpage, -1);
+	adjust_managed_page_count(newpage, -1);
+	spin_lock_irqsave(&info->pages_lock, flags);
+	balloon_page_insert(info, newpage);
+	spin_unlock_irqrestore(&info->pages_lock, flags);
+	x->nr = 0;
+	x->inflate = true;
+	dmem_xfer_add_page(b, x, newpage);
+	WRITE_ONCE(b->nr_pages, b->nr_pages + x->nr);
+	dmem_xfer_send(b, x);
+	/* The wait drops the lock: the device may have stopped meanwhile. */
+	if (dmem_xfer_wait(b, x, "a compaction request") || !b->running) {
+		mutex_unlock(&b->xfer_lock);
+		return -EAGAIN;
 	}
 
 	spin_lock_irqsave(&info->pages_lock, flags);
-	balloon_page_insert(info, newpage);
 	info->isolated_pages--;
 	__count_vm_event(BALLOON_MIGRATE);
 	spin_unlock_irqrestore(&info->pages_lock, flags);
+	balloon_page_finalize(page);
 
-	x->nr = 0;
-	x->inflate = true;
-	dmem_add_page(b, x, newpage);
-	dmem_xfer_send(b, x);
-	dmem_xfer_wait(b, x);
 	x->nr = 0;
 	x->inflate = false;
-	dmem_add_page(b, x, page);
+	dmem_xfer_add_page(b, x, page);
+	WRITE_ONCE(b->nr_pages, b->nr_pages - x->nr);
+	b->deflate_unacked += x->nr;
+	/* With MUST_TELL_HOST @page is freed when the host answers. */
+	if (b->tell_host_first)
+		list_add(&page->lru, &x->pages);
 	dmem_xfer_send(b, x);
-	dmem_xfer_wait(b, x);
+	dmem_update_actual(b);
 	mutex_unlock(&b->xfer_lock);
 
-	balloon_page_finalize(page);
-	put_page(page);		/* the balloon's reference */
-	atomic_long_inc(&b->cnt.migrated);
+	if (!b->tell_host_first) {
+		adjust_managed_page_count(page, 1);
+		put_page(page);	/* the balloon's reference */
+	}
 	return MIGRATEPAGE_SUCCESS;
 }
 #endif
 
-void dmem_balloon_init(struct dmem_balloon *b)
+int dmem_balloon_init(struct dmem_balloon *b)
 {
 	balloon_devinfo_init(&b->bdev_info);
 #ifdef CONFIG_BALLOON_COMPACTION
 	b->bdev_info.migratepage = dmem_migratepage;
 #endif
+	INIT_LIST_HEAD(&b->log_pages);
+	INIT_WORK(&b->notify_work, dmem_notify_work);
+	b->log_reserve = kmalloc_array(DMEM_BATCH_PFNS, sizeof(__virtio32),
+				       GFP_KERNEL);
+	return b->log_reserve ? 0 : -ENOMEM;
+}
+
+void dmem_balloon_exit(struct dmem_balloon *b)
+{
+	kfree(b->log_reserve);
 }

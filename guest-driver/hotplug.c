@@ -82,6 +82,8 @@ static void dmem_going_offline(struct dmem_balloon *b, unsigned long start,
 	struct page *page;
 
 	for (pfn = start; pfn < start + nr; pfn++) {
+		if (!(pfn % DMEM_BATCH_PFNS))
+			cond_resched();
 		page = pfn_to_page(pfn);
 		/* Cheap and lockless first: most pages are not ours. */
 		if (!PageOffline(page))
@@ -111,8 +113,6 @@ static void dmem_going_offline(struct dmem_balloon *b, unsigned long start,
 		if (DMEM_READD_MANAGED)
 			adjust_managed_page_count(page, 1);
 		b->offlining_nr++;
-		if (!(b->offlining_nr % 4096))
-			cond_resched();
 	}
 }
 
@@ -135,6 +135,7 @@ static void dmem_cancel_offline(struct dmem_balloon *b)
 		balloon_page_insert(info, page);
 		spin_unlock_irqrestore(&info->pages_lock, flags);
 		unlock_page(page);
+		cond_resched();
 	}
 	b->offlining_nr = 0;
 }
@@ -220,22 +221,3 @@ void dmem_hotplug_exit(struct dmem_balloon *b)
 {
 }
 #endif
-
-/**
- * dmem_offline_waiting() - does inflation wait for the host after an offline?
- * @b: the balloon
- *
- * Return: jiffies left to wait, or 0.
- */
-unsigned long dmem_offline_waiting(struct dmem_balloon *b)
-{
-	unsigned long until = READ_ONCE(b->offline_wait_until);
-
-	if (!READ_ONCE(b->offline_wait))
-		return 0;
-	if (time_after_eq(jiffies, until)) {
-		WRITE_ONCE(b->offline_wait, false);
-		return 0;
-	}
-	return until - jiffies;
-}

@@ -27,12 +27,12 @@ static u64 pages_to_bytes(unsigned long pages)
 }
 
 /**
- * dmem_fill_stats() - refresh the stats buffer.
+ * dmem_fill_stats() - refresh the stats buffer (and its debugfs copy).
  * @b: the balloon; the buffer must not be queued to the device
  *
  * Return: the number of entries filled.
  */
-unsigned int dmem_fill_stats(struct dmem_balloon *b)
+static unsigned int dmem_fill_stats(struct dmem_balloon *b)
 {
 	unsigned int idx = 0, i;
 	struct sysinfo si;
@@ -87,24 +87,27 @@ unsigned int dmem_fill_stats(struct dmem_balloon *b)
 	return idx;
 }
 
-/* Answer the host's request (see dmem_stats_request) with fresh numbers. */
+/* Give the host the first stats buffer, which it keeps until it wants more. */
+int dmem_stats_start(struct dmem_balloon *b)
+{
+	if (!b->stats_vq)
+		return 0;
+	return dmem_stats_send(b, dmem_fill_stats(b));
+}
+
+/* Answer the host's request (see dmem_stats_request()) with fresh numbers. */
 void dmem_stats_work(struct work_struct *work)
 {
 	struct dmem_balloon *b = container_of(work, struct dmem_balloon,
 					      stats_work);
-	struct virtqueue *vq = b->stats_vq;
-	struct scatterlist sg;
-	unsigned int len, n;
+	unsigned int len;
 
 	/* The buffer is ours again only once the host has returned it. */
-	if (!virtqueue_get_buf(vq, &len))
+	if (!virtqueue_get_buf(b->stats_vq, &len))
 		return;
-	n = dmem_fill_stats(b);
-	sg_init_one(&sg, b->stats, sizeof(b->stats[0]) * n);
-	if (virtqueue_add_outbuf(vq, &sg, 1, b, GFP_KERNEL)) {
+	if (dmem_stats_send(b, dmem_fill_stats(b))) {
 		dev_warn_once(&b->vdev->dev, "cannot requeue the stats buffer\n");
 		return;
 	}
-	virtqueue_kick(vq);
 	atomic_long_inc(&b->cnt.stats_requests);
 }

@@ -35,7 +35,7 @@
 # four DIMMs are attached again). Prints each run's times, the medians, the
 # ratio a/b (target: unplug >= 3x faster), the per-DIMM unplug time (detach
 # call -> device-removed; a 256 MiB DIMM is two 128 MiB memory blocks), the
-# driver's offlined_kib and migrated_pages after (b), and checks that the
+# driver's offlined_kib and the guest's balloon_migrate (/proc/vmstat) after (b), and checks that the
 # guest kernel log is clean and MemTotal after (b) is the boot MemTotal
 # (+- one 128 MiB block). For each (b) it prints a timeline: the virsh
 # calls, libvirt's device-removed events, QEMU's own events (the guest's
@@ -371,9 +371,9 @@ for run in $(seq "$RUNS"); do
 	measure_unplug "$run"
 
 	off=$(vm_exec b "cat $SYSFS/offlined_kib")
-	mig=$(vm_exec b "cat $SYSFS/migrated_pages")
+	mig=$(vm_vmstat b balloon_migrate)
 	total=$(vm_meminfo_kib b MemTotal)
-	echo "# run $run after (b): guest MemTotal $(mib "$total") MiB (boot $(mib "$TOTAL0") MiB), balloon actual $(mib "$(actual_kib)") MiB, offlined_kib $off (+$((off - off0))), migrated_pages $mig (+$((mig - mig0)))"
+	echo "# run $run after (b): guest MemTotal $(mib "$total") MiB (boot $(mib "$TOTAL0") MiB), balloon actual $(mib "$(actual_kib)") MiB, offlined_kib $off (+$((off - off0))), balloon_migrate $mig (+$((mig - mig0)))"
 	off0=$off mig0=$mig
 	if near "$total" "$TOTAL0" "$BLOCK_KIB"; then
 		echo "# run $run: ok: MemTotal after (b) is the boot MemTotal +- 128 MiB"

@@ -159,6 +159,12 @@ vm_meminfo_kib() {
 	vm_exec "$1" "grep '^$2:' /proc/meminfo" | awk '{print $2}'
 }
 
+# vm_vmstat NAME FIELD: a counter of the guest's /proc/vmstat (e.g.
+# balloon_migrate: balloon pages moved by compaction, since boot).
+vm_vmstat() {
+	vm_exec "$1" "awk '\$1 == \"$2\" { print \$2 }' /proc/vmstat"
+}
+
 # vm_balloon_kib NAME FIELD: a field of "virsh dommemstat" (KiB).
 vm_balloon_kib() {
 	vm_virsh dommemstat "$(vm_dom "$1")" | awk -v f="$2" '$1 == f {print $2}'

@@ -81,7 +81,7 @@ tap_diag "QEMU guest RSS $(mib "$rss_before") -> $(mib "$rss_after") MiB; remove
 check "up: QEMU's resident guest memory dropped by >= 90 % of what was removed" \
 	test $((rss_before - rss_after)) -ge $((removed * 9 / 10))
 check "up: no balloon pages were migrated for the unplugs" \
-	test "$(vm_exec up 'cat /sys/bus/virtio/drivers/dmem_balloon/virtio*/dmem/migrated_pages')" -eq 0
+	test "$(vm_vmstat up balloon_migrate)" -eq 0
 check "up: dmemctl shows no DIMM and the unplug count" \
 	test "$(dmemd_vm_json up dimms)/$(dmemd_vm_json up unplugs)" = "0/$dimms"
 check "up: no OOM kill" test "$(vm_exec up 'dmesg | grep -c "Killed process"')" -eq 0
@@ -163,9 +163,9 @@ needed_left() {
 check "up: then the DIMMs go all the same, down to what the ideal needs" vm_wait 120 needed_left
 sleep 3
 offlined=$(( $(vm_exec up "cat $S/offlined_kib") - offlined0 ))
-tap_diag "up: $((offlined / 1024)) MiB of balloon given up in place by the unplugs; migrated pages $(vm_exec up "cat $S/migrated_pages"); $(grep -F "$up: unplugged DIMM" "$DMEMD_LOG" | tail -n +$((unplugs3 + 1)) | sed 's/.*unplugged/unplugged/' | tr '\n' ';')"
+tap_diag "up: $((offlined / 1024)) MiB of balloon given up in place by the unplugs; balloon pages migrated $(vm_vmstat up balloon_migrate); $(grep -F "$up: unplugged DIMM" "$DMEMD_LOG" | tail -n +$((unplugs3 + 1)) | sed 's/.*unplugged/unplugged/' | tr '\n' ';')"
 check "up: the guest gave balloon pages up in place instead of migrating them" \
-	test "$offlined" -gt 0 -a "$(vm_exec up "cat $S/migrated_pages")" -eq 0
+	test "$offlined" -gt 0 -a "$(vm_vmstat up balloon_migrate)" -eq 0
 truthful() {
 	local live actual bal
 	live=$(dmemd_vm_json up live_kib) actual=$(vm_balloon_kib up actual)

@@ -55,8 +55,8 @@ vm_exec life 'insmod /lib/dmem/dmem_balloon.ko'
 vm_virsh setmem "$dom" 384M --live
 check "balloon inflates to 384 MiB" vm_wait 60 balloon_is $((384 * 1024))
 vm_exec life 'echo 1 > /proc/sys/vm/compact_memory'
-migrated=$(vm_exec life "cat $SYS/migrated_pages")
-tap_diag "compaction moved $migrated balloon pages ($(vm_exec life "grep balloon_migrate /proc/vmstat"))"
+migrated=$(vm_vmstat life balloon_migrate)
+tap_diag "compaction moved $migrated balloon pages (/proc/vmstat balloon_migrate)"
 check "compaction migrated balloon pages (they are movable)" test "$migrated" -gt 0
 check "compaction while inflated keeps the balloon whole" balloon_is $((384 * 1024))
 check "MemTotal accounts the balloon exactly after compaction" memtotal_is $((base - 384 * 1024))
@@ -79,6 +79,25 @@ check "after rescan the driver binds and follows the target" \
 
 vm_virsh setmem "$dom" 768M --live
 check "deflate to 768 MiB restores MemTotal exactly" vm_wait 60 memtotal_is "$base"
+
+# actual_kib is one value written whole: read in a tight loop (a shell
+# builtin, no fork) through a 384 MiB inflation and the deflation back, it
+# never shows more than the balloon held (a torn read of two fields showed
+# values near 2^64).
+vm_exec life "rm -f /tmp/stop; f=\$(echo $SYS/actual_kib)
+	(max=0 n=0
+	 while [ ! -e /tmp/stop ]; do
+		read -r v <\$f; n=\$((n + 1)); [ \$v -gt \$max ] && max=\$v
+	 done; echo \$n \$max >/tmp/actual.max) >/dev/null 2>&1 &"
+vm_virsh setmem "$dom" 384M --live
+vm_wait 60 balloon_is $((384 * 1024))
+vm_virsh setmem "$dom" 768M --live
+vm_wait 60 balloon_is 0
+vm_exec life 'touch /tmp/stop; sleep 1'
+read -r reads maxkib <<<"$(vm_exec life 'cat /tmp/actual.max')"
+tap_diag "actual_kib read $reads times during 384 MiB of inflation and deflation; largest value $maxkib KiB"
+check "actual_kib, read $reads times mid-inflate/deflate, reached 384 MiB and never more" \
+	test "${reads:-0}" -gt 1000 -a "${maxkib:-0}" -eq $((384 * 1024))
 check "guest kernel log has no warning, oops or BUG" vm_dmesg_clean life
 
 tap_done

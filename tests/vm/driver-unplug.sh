@@ -43,9 +43,9 @@ gone() { ! has_alias "$1" "$2"; }
 check "mv: the DIMM is unplugged" vm_wait 20 gone mv dimm1
 tap_diag "mv: dimm1 unplugged in <= $(ms_since "$t0") ms (seen by polling the live XML)"
 off=$(sysfs mv offlined_kib)
-tap_diag "mv: $((off / 1024)) MiB of balloon given up in place, migrated pages $(sysfs mv migrated_pages)"
+tap_diag "mv: $((off / 1024)) MiB of balloon given up in place, migrated pages $(vm_vmstat mv balloon_migrate)"
 check "mv: balloon pages in the DIMM were given up in place" test "$off" -gt 0
-check "mv: no balloon page was migrated" test "$(sysfs mv migrated_pages)" -eq 0
+check "mv: no balloon page was migrated" test "$(vm_vmstat mv balloon_migrate)" -eq 0
 check "mv: the balloon lost exactly what was given up in place" \
 	test "$(sysfs mv actual_kib)" -eq $((bal0 - off))
 truthful() {
@@ -87,7 +87,7 @@ vm_virsh detach-device-alias "$(vm_dom nr)" dimm0 --live >/dev/null
 wait "$evpid"
 check "nr: libvirt reports the unplug refused" grep -q "device-removal-failed" "$VM_DIR/nr.event"
 check "nr: the DIMM stays" has_alias nr dimm0
-tap_diag "nr: after the refusal: balloon $(( $(sysfs nr actual_kib) / 1024 )) MiB, given up in place $(( $(sysfs nr offlined_kib) / 1024 )) MiB (a block that went offline before another refused, and came back), migrated $(sysfs nr migrated_pages)"
+tap_diag "nr: after the refusal: balloon $(( $(sysfs nr actual_kib) / 1024 )) MiB, given up in place $(( $(sysfs nr offlined_kib) / 1024 )) MiB (a block that went offline before another refused, and came back), migrated $(vm_vmstat nr balloon_migrate)"
 # A cancelled offline puts the pages back at once; a block that went offline
 # (its pages given up) before another one refused comes back online empty,
 # and the driver replaces those pages after its wait for a new target.
