@@ -102,7 +102,7 @@ static int dmem_deflates_told(struct dmem_balloon *b)
 }
 
 /* Background: reap what came back, send the log on. */
-void dmem_notify_work(struct work_struct *work)
+static void dmem_notify_work(struct work_struct *work)
 {
 	struct dmem_balloon *b = container_of(work, struct dmem_balloon,
 					      notify_work);

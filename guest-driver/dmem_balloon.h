@@ -332,7 +332,6 @@ int dmem_host_wait(struct dmem_balloon *b, unsigned long deadline,
 		   const char *what);
 int dmem_xfer_wait(struct dmem_balloon *b, struct dmem_xfer *x,
 		   const char *what);
-void dmem_xfers_forget(struct dmem_balloon *b);
 u32 dmem_read_target(struct dmem_balloon *b);
 void dmem_update_actual(struct dmem_balloon *b);
 void dmem_write_poison(struct dmem_balloon *b);
@@ -349,7 +348,6 @@ long dmem_deflate(struct dmem_balloon *b, unsigned long nr_pfns);
 unsigned long dmem_deflate_oom(struct dmem_balloon *b, unsigned long nr_pfns);
 void dmem_release_all(struct dmem_balloon *b);
 void dmem_release_rest(struct dmem_balloon *b);
-void dmem_notify_work(struct work_struct *work);
 
 /* policy.c */
 void dmem_resize_work(struct work_struct *work);

@@ -144,19 +144,6 @@ int dmem_vqs_init(struct dmem_balloon *b)
 	return err;
 }
 
-/*
- * Reset the device and free its queues. Buffers it still held will never
- * come back: they are complete as far as the guest is concerned.
- */
-void dmem_vqs_exit(struct dmem_balloon *b)
-{
-	virtio_reset_device(b->vdev);
-	mutex_lock(&b->xfer_lock);
-	dmem_xfers_forget(b);
-	mutex_unlock(&b->xfer_lock);
-	b->vdev->config->del_vqs(b->vdev);
-}
-
 int dmem_xfers_alloc(struct dmem_balloon *b)
 {
 	static const unsigned int size[DMEM_NR_XFER] = {
@@ -247,6 +234,30 @@ static void dmem_xfer_done(struct dmem_balloon *b, struct dmem_xfer *x)
 	}
 }
 
+/* Every buffer still out is complete: the device is reset or gone. */
+static void dmem_xfers_forget(struct dmem_balloon *b)
+{
+	int i;
+
+	lockdep_assert_held(&b->xfer_lock);
+	for (i = 0; i < DMEM_NR_XFER; i++)
+		if (b->xfer[i].busy)
+			dmem_xfer_done(b, &b->xfer[i]);
+}
+
+/*
+ * Reset the device and free its queues. Buffers it still held will never
+ * come back: they are complete as far as the guest is concerned.
+ */
+void dmem_vqs_exit(struct dmem_balloon *b)
+{
+	virtio_reset_device(b->vdev);
+	mutex_lock(&b->xfer_lock);
+	dmem_xfers_forget(b);
+	mutex_unlock(&b->xfer_lock);
+	b->vdev->config->del_vqs(b->vdev);
+}
+
 /**
  * dmem_xfer_send() - queue @x to the host, without waiting for it.
  * @b: the balloon
@@ -304,17 +315,6 @@ bool dmem_reap(struct dmem_balloon *b)
 		}
 	}
 	return any;
-}
-
-/* Every buffer still out is complete: the device is reset or gone. */
-void dmem_xfers_forget(struct dmem_balloon *b)
-{
-	int i;
-
-	lockdep_assert_held(&b->xfer_lock);
-	for (i = 0; i < DMEM_NR_XFER; i++)
-		if (b->xfer[i].busy)
-			dmem_xfer_done(b, &b->xfer[i]);
 }
 
 /**

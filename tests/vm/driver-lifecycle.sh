@@ -16,6 +16,14 @@ SYS='/sys/bus/virtio/drivers/dmem_balloon/virtio*/dmem'
 base=$(vm_meminfo_kib life MemTotal)
 tap_diag "MemTotal with an empty balloon: $base KiB"
 
+# Every file the driver shows in sysfs is documented in doc/ABI, and every
+# documented file exists.
+shown=$(vm_exec life "ls $SYS" | sort | tr '\n' ' ')
+documented=$(sed -n 's|^What:.*/dmem/||p' "$DMEM_TOP/doc/ABI/sysfs-driver-dmem_balloon" | sort | tr '\n' ' ')
+tap_diag "sysfs: $shown"
+check "the sysfs files are exactly those doc/ABI/sysfs-driver-dmem_balloon documents" \
+	test -n "$shown" -a "$shown" = "$documented"
+
 memtotal_is() { test "$(vm_meminfo_kib life MemTotal)" = "$1"; }
 balloon_is() { test "$(vm_exec life "cat $SYS/actual_kib")" = "$1"; }
 
