@@ -74,8 +74,10 @@
 # GiB of the guest's free memory discarded on the host (the page allocator
 # hands the just-freed pages out first); QEMU's resident guest memory before
 # each is printed to show it. (b1) leaves its 1 GiB resident on the host, so
-# the next measurement is preceded by an inflate and deflate that discards
-# it again; those inflates, over host-resident memory, are printed as well.
+# it is run once more, over resident memory, and the next measurement is
+# preceded by an inflate and deflate that discards it again; those figures,
+# over host-resident memory, are printed as well (what the host's faulting
+# in costs each).
 #
 # Also printed, not part of the limit:
 #  - the first virtio_balloon inflate after boot (never-ballooned memory);
@@ -87,11 +89,12 @@
 #    balloon inflate here. That is why (b1) comes from a kernel module.
 #
 # A round, RUNS times (default 3), with virtio_balloon bound at its start:
-#   virtio_balloon inflate (a, b2), deflate; b1; virtio_balloon inflate over
-#   resident memory, deflate; userspace alloc+zero (touch); swap to
-#   dmem_balloon; dmem inflate over resident memory, deflate; dmem inflate
-#   (a), deflate; userspace alloc+zero (MADV_POPULATE_WRITE); dmem inflate
-#   over resident memory, deflate; swap to virtio_balloon; the host replay.
+#   virtio_balloon inflate (a, b2), deflate; b1; b1 again (over resident
+#   memory); virtio_balloon inflate over resident memory, deflate;
+#   userspace alloc+zero (touch); swap to dmem_balloon; dmem inflate over
+#   resident memory, deflate; dmem inflate (a), deflate; userspace
+#   alloc+zero (MADV_POPULATE_WRITE); dmem inflate over resident memory,
+#   deflate; swap to virtio_balloon; the host replay.
 # Each timed step waits SETTLE_S (2) seconds first (dmem_balloon tells the
 # host about a deflate in the background). Prints every round as "# ..."
 # lines, then the medians, the limit and the ratios: target dmem inflate
@@ -225,7 +228,7 @@ touch "$TRACE"
 echo "# guest up in ${VM_BOOT_MS} ms; $(vm_exec b 'dmesg | grep -o "mem auto-init:.*"')"
 echo "# $(qemu-system-x86_64 --version | head -n 1); host $(uname -r), $(nproc) CPUs; balloon polled every $POLL_MS ms"
 
-declare -a A_D A_V B1S B2S LIM OWN R_LIM R_OWN R_VD Q_D V_RES D_RES U_TOUCH U_POP REP4K
+declare -a A_D A_V B1S B2S LIM OWN R_LIM R_OWN R_VD Q_D B1_RES V_RES D_RES U_TOUCH U_POP REP4K
 inflate "virtio_balloon, first"
 echo "# first virtio_balloon inflate after boot (never-ballooned memory, resident before ${RSS0} MiB): ${INF} s, QEMU ${QSEC} s in ${QREQ} requests"
 threads=()
@@ -235,6 +238,8 @@ for i in $(seq "$RUNS"); do
 	threads+=("$QTID")
 	alloc_zero_kernel
 	b1=$B1 rss_k=$RSS0
+	alloc_zero_kernel
+	b1_res=$B1 rss_kr=$RSS0
 	inflate "virtio_balloon over resident memory"
 	v_res=$INF v_res_q=$QSEC rss_vr=$RSS0
 	alloc_zero_user
@@ -258,13 +263,13 @@ for i in $(seq "$RUNS"); do
 		"dmem/limit $(ratio "$a_d" "$lim")x, dmem/(b1+its own QEMU time) $(ratio "$a_d" "$own")x," \
 		"virtio/dmem $(ratio "$a_v" "$a_d")x"
 	echo "# run $i: over resident memory (resident before; QEMU's part):" \
-		"virtio_balloon ${v_res} s (${rss_vr} MiB; ${v_res_q} s)," \
+		"b1 ${b1_res} s (${rss_kr} MiB), virtio_balloon ${v_res} s (${rss_vr} MiB; ${v_res_q} s)," \
 		"dmem_balloon ${d_res1} s (${rss_dr1} MiB; ${d_res1_q} s), ${d_res2} s (${rss_dr2} MiB; ${d_res2_q} s);" \
 		"userspace alloc+zero: touch ${u_touch} s, MADV_POPULATE_WRITE ${u_pop} s;" \
 		"host replay of b2's madvise calls ${rep4k} s"
 	A_D+=("$a_d") A_V+=("$a_v") B1S+=("$b1") B2S+=("$b2") LIM+=("$lim") Q_D+=("$q_d") OWN+=("$own")
 	R_LIM+=("$(ratio "$a_d" "$lim")") R_OWN+=("$(ratio "$a_d" "$own")") R_VD+=("$(ratio "$a_v" "$a_d")")
-	V_RES+=("$v_res") D_RES+=("$d_res1" "$d_res2") U_TOUCH+=("$u_touch") U_POP+=("$u_pop")
+	B1_RES+=("$b1_res") V_RES+=("$v_res") D_RES+=("$d_res1" "$d_res2") U_TOUCH+=("$u_touch") U_POP+=("$u_pop")
 	REP4K+=("$rep4k")
 done
 for t in $(printf '%s\n' "${threads[@]}" | sort -u); do
@@ -286,6 +291,7 @@ row "(b2) QEMU discard as virtio_balloon drives it (traced)" "$mb2" "${B2S[*]}"
 row "limit under TCG = b1 + b2 (medians)" "$mlim" "${LIM[*]}"
 row "QEMU's part of dmem_balloon's inflate (traced)" "$mqd" "${Q_D[*]}"
 row "b1 + QEMU's part of dmem_balloon's inflate (medians)" "$mown" "${OWN[*]}"
+row "b1 over host-resident memory" "$(med "${B1_RES[@]}")" "${B1_RES[*]}"
 row "virtio_balloon inflate over host-resident memory" "$(med "${V_RES[@]}")" "${V_RES[*]}"
 row "dmem_balloon inflate over host-resident memory" "$(med "${D_RES[@]}")" "${D_RES[*]}"
 row "userspace alloc+zero, one write per page (no bound)" "$(med "${U_TOUCH[@]}")" "${U_TOUCH[*]}"
