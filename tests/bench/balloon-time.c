@@ -3,13 +3,14 @@
  * balloon-time: set a VM's balloon target and time how long QEMU takes to
  * report that the guest reached it.
  *
- *   balloon-time URI DOMAIN TARGET_MIB [TIMEOUT_S]
+ *   balloon-time URI DOMAIN TARGET_MIB [TIMEOUT_S [POLL_MS]]
  *
  * Sets the live balloon target (virDomainSetMemoryFlags) and polls QEMU's
- * query-balloon every millisecond until "actual" equals the target; prints
- * the elapsed seconds. Polls QEMU directly (libvirt-qemu) because libvirt's
- * own view of "actual" follows QEMU's BALLOON_CHANGE event, which QEMU
- * throttles to one per second. Benchmark tool only: it taints the domain.
+ * query-balloon every POLL_MS milliseconds (default 1) until "actual"
+ * equals the target; prints the elapsed seconds. Polls QEMU directly
+ * (libvirt-qemu) because libvirt's own view of "actual" follows QEMU's
+ * BALLOON_CHANGE event, which QEMU throttles to one per second. Benchmark
+ * tool only: it taints the domain.
  */
 #define _GNU_SOURCE
 #include <libvirt/libvirt.h>
@@ -48,13 +49,19 @@ int main(int argc, char **argv)
 	virDomainPtr dom;
 	long long target;
 	double t0, timeout;
+	long poll_ms;
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: balloon-time URI DOMAIN TARGET_MIB [TIMEOUT_S]\n");
+		fprintf(stderr, "usage: balloon-time URI DOMAIN TARGET_MIB [TIMEOUT_S [POLL_MS]]\n");
 		return 2;
 	}
 	target = atoll(argv[3]) << 20;
 	timeout = argc > 4 ? atof(argv[4]) : 300;
+	poll_ms = argc > 5 ? atol(argv[5]) : 1;
+	if (poll_ms < 1 || poll_ms > 1000) {
+		fprintf(stderr, "balloon-time: POLL_MS must be 1..1000\n");
+		return 2;
+	}
 	conn = virConnectOpen(argv[1]);
 	if (!conn)
 		return 1;
@@ -74,7 +81,8 @@ int main(int argc, char **argv)
 				a < 0 ? a : a >> 20);
 			return 1;
 		}
-		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+		nanosleep(&(struct timespec){ poll_ms / 1000,
+					      (poll_ms % 1000) * 1000000L }, NULL);
 	}
 	printf("%.3f\n", now() - t0);
 	virDomainFree(dom);

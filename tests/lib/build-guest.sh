@@ -8,7 +8,9 @@
 #   OUTDIR/dmem_balloon.ko   our module, built against KVER's headers
 #   OUTDIR/initramfs.cpio.gz busybox, virtio modules (virtio_blk too: a test
 #                            disk is /dev/vda), dmem_balloon.ko,
-#                            in-tree virtio_balloon.ko, dmem-agent, memhog
+#                            in-tree virtio_balloon.ko, dmem-agent, memhog,
+#                            alloczero, and the test-only module
+#                            dmem_alloczero.ko (tests/guest/kmod)
 set -euo pipefail
 
 KVER=$1
@@ -36,6 +38,17 @@ if grep -E 'warning:|error:' "$OUT/module-build.log" >&2; then
 fi
 cp "$src/guest-driver/dmem_balloon.ko" "$OUT/"
 
+# Test-only module (benchmarks), built the same way.
+ksrc=$OUT/kmod-src
+rm -rf "$ksrc"
+mkdir -p "$ksrc"
+cp "$TOP/tests/guest/kmod/Kbuild" "$TOP"/tests/guest/kmod/*.c "$ksrc/"
+make -s -C "$KDIR" M="$ksrc" W=1 modules >"$OUT/kmod-build.log" 2>&1 ||
+	{ cat "$OUT/kmod-build.log" >&2; die "test module build failed for $KVER"; }
+if grep -E 'warning:|error:' "$OUT/kmod-build.log" >&2; then
+	die "test module build for $KVER is not warning-free"
+fi
+
 # Guest tools: static, so the initramfs needs no libc.
 make -s -C "$TOP/tests" guest-tools
 
@@ -49,9 +62,10 @@ case $(ldd "$root/bin/busybox" 2>&1 || true) in
 *"not a dynamic"*) ;;
 *) die "/bin/busybox is not static (install busybox-static)" ;;
 esac
-cp "$TOP/tests/build/guest/dmem-agent" "$TOP/tests/build/guest/memhog" "$root/bin/"
+cp "$TOP/tests/build/guest/dmem-agent" "$TOP/tests/build/guest/memhog" \
+	"$TOP/tests/build/guest/alloczero" "$root/bin/"
 install -m 0755 "$TOP/tests/guest/init" "$root/init"
-cp "$OUT/dmem_balloon.ko" "$root/lib/dmem/"
+cp "$OUT/dmem_balloon.ko" "$ksrc/dmem_alloczero.ko" "$root/lib/dmem/"
 
 # Modules in load order; a module the kernel has built in is skipped.
 order="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console virtio_blk"
