@@ -7,12 +7,13 @@
  * Deflation frees first and tells later. QEMU handles the PFNs of a request
  * one by one under its global lock, which a vCPU also needs for any device
  * access (under TCG the kick itself runs the handler): batch by batch, the
- * guest would get its memory back at the host's pace. So a deflation takes
- * up to 1 GiB of pages off the balloon list at once, records their PFNs in
- * a log, updates "actual" and frees the pages; the notify worker then tells
- * the host the log, a batch per request. The OOM notifier takes one batch
- * and sends it at once; compaction sends its page at once. All three count
- * in @deflate_unacked, which inflation and compaction wait out.
+ * guest would get its memory back at the host's pace (measured: 6x slower
+ * for 1 GiB, tests/bench/deflate-order.sh). So a deflation takes up to
+ * 1 GiB of pages off the balloon list, a batch per lock hold, records their
+ * PFNs in a log, updates "actual" and frees the pages; the notify worker
+ * tells the host the log, a batch per request. The OOM notifier takes one
+ * batch and sends it at once; compaction sends its page at once. All three
+ * count in @deflate_unacked, which inflation and compaction wait out.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -26,18 +27,10 @@
 
 #include "dmem_balloon.h"
 
-/* Largest deflation: 1 GiB, a 1 MiB log. */
-#define DMEM_LOG_MAX_PFNS	(1UL << (30 - VIRTIO_BALLOON_PFN_SHIFT))
-
-static struct dmem_xfer *dmem_mig(struct dmem_balloon *b)
-{
-	return &b->xfer[DMEM_XFER_MIG];
-}
-
 /* Rule 1: a page compaction moved into the balloon is on its way. */
 static bool dmem_mig_inflating(struct dmem_balloon *b)
 {
-	return dmem_mig(b)->busy && dmem_mig(b)->inflate;
+	return b->xfer[DMEM_XFER_MIG_IN].busy;
 }
 
 /*
@@ -53,7 +46,8 @@ static bool dmem_log_send(struct dmem_balloon *b)
 	lockdep_assert_held(&b->xfer_lock);
 	if (x->busy || b->log_sent == b->log_nr)
 		return false;
-	x->pfns = b->log + b->log_sent;
+	/* Every batch of the log but the last is full. */
+	x->pfns = b->log[b->log_sent / DMEM_BATCH_PFNS];
 	x->nr = min_t(unsigned long, b->log_nr - b->log_sent, DMEM_BATCH_PFNS);
 	x->inflate = false;
 	b->log_sent += x->nr;
@@ -68,20 +62,24 @@ static bool dmem_log_send(struct dmem_balloon *b)
 /* The whole log has been acknowledged: drop it. */
 static void dmem_log_retire(struct dmem_balloon *b)
 {
+	unsigned int i;
+
 	lockdep_assert_held(&b->xfer_lock);
 	if (b->log_sent < b->log_nr || b->xfer[DMEM_XFER_LOG].busy)
 		return;
-	kfree(b->log_alloc);
-	b->log_alloc = NULL;
-	b->log = NULL;
+	for (i = 0; i < DMEM_LOG_MAX_BATCHES && b->log[i]; i++) {
+		if (b->log[i] != b->log_reserve)
+			kfree(b->log[i]);
+		b->log[i] = NULL;
+	}
 	b->log_nr = 0;
 	b->log_sent = 0;
 }
 
 /*
  * Rule 2: wait until the host has acknowledged every deflate, sending the
- * rest of the log meanwhile. Gives up after DMEM_HOST_TIMEOUT_MS without
- * an answer.
+ * rest of the log meanwhile. Gives up when the host has not returned
+ * anything for DMEM_HOST_TIMEOUT_MS (a long log may take longer in all).
  * Return: 0 or -ETIMEDOUT.
  */
 static int dmem_deflates_told(struct dmem_balloon *b)
@@ -108,6 +106,7 @@ static void dmem_notify_work(struct work_struct *work)
 					      notify_work);
 
 	mutex_lock(&b->xfer_lock);
+	/* After a stop the queues are gone; dmem_stop() has reaped. */
 	if (b->running) {
 		dmem_reap(b);
 		dmem_log_send(b);
@@ -238,12 +237,13 @@ static unsigned long dmem_take_pages(struct dmem_balloon *b, __virtio32 *dst,
 /**
  * dmem_deflate() - give up to @nr_pfns 4 KiB pages back to the guest.
  * @b: the balloon; resize worker, or stop with the workers stopped
- * @nr_pfns: how many, at most 1 GiB is done per call
+ * @nr_pfns: how many; at most 1 GiB is done per call
  *
- * The one deflation path besides the OOM notifier's batch. Without
- * MUST_TELL_HOST the pages are free when this returns and the host hears of
- * them in the background; with it they are freed as the host acknowledges.
- * When no log can be allocated, one batch is deflated through the reserve.
+ * The one deflation path besides the OOM notifier's batch. A batch at a
+ * time: allocate its log buffer (the reserve if the first cannot be had),
+ * take its pages off the list under the lock, then free them; without
+ * MUST_TELL_HOST the pages are the guest's at once and the host hears of
+ * them in the background, with it they are freed as the host acknowledges.
  *
  * Return: 4 KiB pages deflated (0 when compaction holds the pages isolated
  * for the moment), or -ETIMEDOUT if the host did not take the previous
@@ -251,45 +251,58 @@ static unsigned long dmem_take_pages(struct dmem_balloon *b, __virtio32 *dst,
  */
 long dmem_deflate(struct dmem_balloon *b, unsigned long nr_pfns)
 {
-	__virtio32 *alloc, *log;
-	unsigned long n, cap;
+	unsigned long done = 0, want, n;
+	__virtio32 *buf;
 	LIST_HEAD(pages);
+	unsigned int i, k;
 	int err;
 
-	nr_pfns = min3(nr_pfns, DMEM_LOG_MAX_PFNS, READ_ONCE(b->nr_pages));
-	if (!nr_pfns)
-		return 0;
-	alloc = kmalloc_array(nr_pfns, sizeof(*alloc),
-			      GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN);
-	log = alloc ?: b->log_reserve;
-	cap = alloc ? nr_pfns : DMEM_BATCH_PFNS;
+	nr_pfns = min3(nr_pfns,
+		       (unsigned long)DMEM_LOG_MAX_BATCHES * DMEM_BATCH_PFNS,
+		       READ_ONCE(b->nr_pages));
+	for (i = 0; done < nr_pfns; i++) {
+		buf = kmalloc_array(DMEM_BATCH_PFNS, sizeof(*buf),
+				    GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN);
+		if (!buf && i)
+			break;	/* the rest in the next run */
 
-	mutex_lock(&b->xfer_lock);
-	err = dmem_deflates_told(b);
-	if (!err && dmem_mig_inflating(b))
-		err = dmem_xfer_wait(b, dmem_mig(b), "a compaction request");
-	if (err) {
+		mutex_lock(&b->xfer_lock);
+		if (!i) {
+			err = dmem_deflates_told(b);
+			if (!err && dmem_mig_inflating(b))
+				err = dmem_xfer_wait(b,
+						     &b->xfer[DMEM_XFER_MIG_IN],
+						     "a compaction request");
+			if (err) {
+				mutex_unlock(&b->xfer_lock);
+				kfree(buf);
+				return err;
+			}
+			buf = buf ?: b->log_reserve;
+		}
+		/* The worker may have retired the log meanwhile: append. */
+		k = b->log_nr / DMEM_BATCH_PFNS;
+		want = min_t(unsigned long, nr_pfns - done, DMEM_BATCH_PFNS);
+		n = dmem_take_pages(b, buf, want, &pages);
+		if (n) {
+			b->log[k] = buf;
+			b->log_nr += n;
+			buf = NULL;
+			if (b->tell_host_first)
+				list_splice_tail_init(&pages, &b->log_pages);
+		}
 		mutex_unlock(&b->xfer_lock);
-		kfree(alloc);
-		return err;
-	}
-	n = dmem_take_pages(b, log, min(cap, nr_pfns), &pages);
-	if (n) {
-		b->log = log;
-		b->log_alloc = alloc;
-		b->log_nr = n;
-		b->log_sent = 0;
-		alloc = NULL;
-		if (b->tell_host_first)
-			list_splice_tail_init(&pages, &b->log_pages);
-	}
-	mutex_unlock(&b->xfer_lock);
 
-	kfree(alloc);
-	dmem_pages_to_guest(&pages);
-	if (n)
-		dmem_queue(b, system_freezable_wq, &b->notify_work);
-	return n;
+		if (buf != b->log_reserve)
+			kfree(buf);
+		dmem_pages_to_guest(&pages);
+		if (n)
+			dmem_queue(b, system_freezable_wq, &b->notify_work);
+		done += n;
+		if (n < want || k + 1 == DMEM_LOG_MAX_BATCHES)
+			break;
+	}
+	return done;
 }
 
 /**
@@ -312,7 +325,8 @@ unsigned long dmem_deflate_oom(struct dmem_balloon *b, unsigned long nr_pfns)
 
 	if (!mutex_trylock(&b->xfer_lock))
 		return 0;
-	dmem_reap(b);
+	if (b->running)
+		dmem_reap(b);
 	if (!b->running || x->busy || dmem_mig_inflating(b)) {
 		mutex_unlock(&b->xfer_lock);
 		return 0;
@@ -358,15 +372,22 @@ void dmem_release_all(struct dmem_balloon *b)
 	mutex_unlock(&b->xfer_lock);
 }
 
+/* How long dmem_release_rest() waits for pages compaction holds. */
+#define DMEM_ISOLATED_WAIT_MS	10000
+
 /**
  * dmem_release_rest() - after a device reset, return what is left.
- * @b: the balloon; the device is reset, every buffer complete
+ * @b: the balloon; the device is reset, every buffer complete, the memory
+ *     notifier held off (@offline_lock)
  *
  * What the host could not be told about (it did not answer) needs no
- * telling any more: the reset device will not touch guest memory.
+ * telling any more: the reset device will not touch guest memory. Every
+ * page still counted is on the list or isolated by compaction, which puts
+ * it back (migration fails once the device is stopped).
  */
 void dmem_release_rest(struct dmem_balloon *b)
 {
+	unsigned long got, waited = 0;
 	LIST_HEAD(pages);
 	LIST_HEAD(batch);
 
@@ -374,17 +395,30 @@ void dmem_release_rest(struct dmem_balloon *b)
 	list_splice_init(&b->log_pages, &pages);
 	b->log_sent = b->log_nr;
 	dmem_log_retire(b);
-	while (READ_ONCE(b->bdev_info.isolated_pages)) {
+	while (b->nr_pages) {
+		got = balloon_page_list_dequeue(&b->bdev_info, &batch,
+						DMEM_BATCH_PFNS /
+						DMEM_PAGES_PER_PAGE);
+		if (got) {
+			WRITE_ONCE(b->nr_pages,
+				   b->nr_pages - got * DMEM_PAGES_PER_PAGE);
+			list_splice_init(&batch, &pages);
+			continue;
+		}
+		if (waited >= DMEM_ISOLATED_WAIT_MS) {
+			dev_err(&b->vdev->dev,
+				"%lu KiB of balloon pages held by compaction for %u s: left behind\n",
+				b->nr_pages << (VIRTIO_BALLOON_PFN_SHIFT - 10),
+				DMEM_ISOLATED_WAIT_MS / 1000);
+			break;
+		}
 		mutex_unlock(&b->xfer_lock);
 		msleep(20);
+		waited += 20;
 		mutex_lock(&b->xfer_lock);
 	}
-	while (balloon_page_list_dequeue(&b->bdev_info, &batch,
-					 DMEM_BATCH_PFNS / DMEM_PAGES_PER_PAGE)) {
-		list_splice_init(&batch, &pages);
-		cond_resched();
-	}
 	WRITE_ONCE(b->nr_pages, 0);
+	WRITE_ONCE(b->actual, 0);
 	b->deflate_unacked = 0;
 	mutex_unlock(&b->xfer_lock);
 	dmem_pages_to_guest(&pages);
@@ -394,13 +428,12 @@ void dmem_release_rest(struct dmem_balloon *b)
 /*
  * Compaction moves a balloon page: the host must learn that @newpage is now
  * ballooned and @page is not. This runs under locks of the migration core,
- * so it only trylocks the transfer lock; a busy balloon means "retry later",
- * which also keeps an inflation that triggered compaction from recursing.
- * @newpage enters the balloon only once every deflate is acknowledged (rule
- * 2), and leaves it only once its own inflate is (rule 1: deflation waits
- * while the MIG buffer carries it). If the host does not answer in time,
- * @newpage stays in the balloon and @page too: the migration fails, the
- * balloon holds one page more until the next resize.
+ * so it only trylocks the transfer lock and never waits: a busy balloon, a
+ * deflate the host has not acknowledged (rule 2) or a compaction request
+ * still with the host means "retry later", which also keeps an inflation
+ * that triggered compaction from recursing. Both requests are sent at once
+ * and the migration succeeds: @newpage is listed at once, and rule 1 keeps
+ * deflation off it until the host has its inflate (MIG_IN busy).
  */
 static int dmem_migratepage(struct balloon_dev_info *info,
 			    struct page *newpage, struct page *page,
@@ -408,13 +441,16 @@ static int dmem_migratepage(struct balloon_dev_info *info,
 {
 	struct dmem_balloon *b = container_of(info, struct dmem_balloon,
 					      bdev_info);
-	struct dmem_xfer *x = dmem_mig(b);
+	struct dmem_xfer *in = &b->xfer[DMEM_XFER_MIG_IN];
+	struct dmem_xfer *out = &b->xfer[DMEM_XFER_MIG_OUT];
 	unsigned long flags;
 
 	if (!mutex_trylock(&b->xfer_lock))
 		return -EAGAIN;
-	dmem_reap(b);
-	if (!b->running || b->deflate_unacked || x->busy) {
+	/* After a stop the queues are gone: the pages stay where they are. */
+	if (b->running)
+		dmem_reap(b);
+	if (!b->running || b->deflate_unacked || in->busy || out->busy) {
 		mutex_unlock(&b->xfer_lock);
 		return -EAGAIN;
 	}
@@ -423,33 +459,23 @@ static int dmem_migratepage(struct balloon_dev_info *info,
 	adjust_managed_page_count(newpage, -1);
 	spin_lock_irqsave(&info->pages_lock, flags);
 	balloon_page_insert(info, newpage);
-	spin_unlock_irqrestore(&info->pages_lock, flags);
-	x->nr = 0;
-	x->inflate = true;
-	dmem_xfer_add_page(b, x, newpage);
-	WRITE_ONCE(b->nr_pages, b->nr_pages + x->nr);
-	dmem_xfer_send(b, x);
-	/* The wait drops the lock: the device may have stopped meanwhile. */
-	if (dmem_xfer_wait(b, x, "a compaction request") || !b->running) {
-		mutex_unlock(&b->xfer_lock);
-		return -EAGAIN;
-	}
-
-	spin_lock_irqsave(&info->pages_lock, flags);
 	info->isolated_pages--;
 	__count_vm_event(BALLOON_MIGRATE);
 	spin_unlock_irqrestore(&info->pages_lock, flags);
-	balloon_page_finalize(page);
+	in->nr = 0;
+	in->inflate = true;
+	dmem_xfer_add_page(b, in, newpage);
+	dmem_xfer_send(b, in);
 
-	x->nr = 0;
-	x->inflate = false;
-	dmem_xfer_add_page(b, x, page);
-	WRITE_ONCE(b->nr_pages, b->nr_pages - x->nr);
-	b->deflate_unacked += x->nr;
-	/* With MUST_TELL_HOST @page is freed when the host answers. */
+	balloon_page_finalize(page);
+	out->nr = 0;
+	out->inflate = false;
+	dmem_xfer_add_page(b, out, page);
+	b->deflate_unacked += out->nr;
+	/* Its lru is the migration core's: the page rides in @out->page. */
 	if (b->tell_host_first)
-		list_add(&page->lru, &x->pages);
-	dmem_xfer_send(b, x);
+		out->page = page;
+	dmem_xfer_send(b, out);
 	dmem_update_actual(b);
 	mutex_unlock(&b->xfer_lock);
 

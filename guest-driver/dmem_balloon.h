@@ -20,7 +20,10 @@
  *   debugfs.c    what a developer sees: the last stats report.
  *
  * Work queueing (dmem_queue_*) is inline below: every layer may ask for a
- * resize run without depending on the layer that performs it.
+ * resize run without depending on the layer that performs it. A transfer
+ * buffer's completion moves the pages that waited for the host (to the
+ * balloon list, or back to the guest) and settles the counts they were in:
+ * that much of the mechanism's state the transport touches.
  */
 #ifndef DMEM_BALLOON_H
 #define DMEM_BALLOON_H
@@ -51,21 +54,38 @@
 /* How long the driver waits for the host to return a buffer. */
 #define DMEM_HOST_TIMEOUT_MS	5000
 
+/* Largest deflation: 1 GiB, a log of 64 batches. */
+#define DMEM_LOG_MAX_BATCHES	64
+
 /*
  * Transfer buffers, each with a single owner: two alternate for inflating,
  * so that the guest prepares one batch while the host processes the other;
- * one carries the deflate log, one an OOM deflation, one a page moved by
- * compaction. At most three are ever on one virtqueue (RESIZE0, RESIZE1 and
- * MIG on the inflate queue; LOG, OOM and MIG on the deflate queue).
+ * one carries the deflate log, one an OOM deflation, two a page moved by
+ * compaction (the new page in, the old one out). Three are on each
+ * virtqueue at most: RESIZE0, RESIZE1 and MIG_IN on the inflate queue; LOG,
+ * OOM and MIG_OUT on the deflate queue.
  */
 enum {
 	DMEM_XFER_RESIZE0,
 	DMEM_XFER_RESIZE1,
+	DMEM_XFER_MIG_IN,
 	DMEM_XFER_LOG,
 	DMEM_XFER_OOM,
-	DMEM_XFER_MIG,
+	DMEM_XFER_MIG_OUT,
 	DMEM_NR_XFER
 };
+
+/* Why the balloon is short of its target (sysfs refused_reason). */
+enum dmem_refusal {
+	DMEM_REFUSED_NONE,
+	DMEM_REFUSED_FLOOR,
+	DMEM_REFUSED_ALLOC,
+	DMEM_REFUSED_HOLDOFF,
+	DMEM_REFUSED_HOST,
+	DMEM_NR_REFUSALS
+};
+
+extern const char * const dmem_refusal_names[DMEM_NR_REFUSALS];
 
 #define DMEM_RING_MIN		3
 
@@ -77,8 +97,11 @@ enum {
  * @busy:	queued to the device, not yet returned.
  * @pages:	pages the host must acknowledge before the guest moves them on.
  *		Inflate: pages that join the balloon list on return (none for
- *		MIG, whose owner inserts its page itself). Deflate, with
+ *		MIG_IN, whose page is listed at once). Deflate, with
  *		MUST_TELL_HOST: pages given back to the guest on return.
+ * @page:	MIG_OUT with MUST_TELL_HOST: the page compaction moved out,
+ *		given back to the guest on return (its lru belongs to the
+ *		migration core).
  *
  * Every field is protected by the balloon's @xfer_lock.
  */
@@ -88,6 +111,7 @@ struct dmem_xfer {
 	bool inflate;
 	bool busy;
 	struct list_head pages;
+	struct page *page;
 };
 
 /**
@@ -96,17 +120,21 @@ struct dmem_xfer {
  * Lock order: @offline_lock, then @xfer_lock, then @bdev_info.pages_lock
  * (taken inside the balloon compaction helpers). @stop_lock and
  * @stats_lock nest in nothing. No lock is held while waiting for the host:
- * waits drop @xfer_lock (dmem_host_wait()), and every wait is bounded by
- * DMEM_HOST_TIMEOUT_MS except the free page report's (see transport.c).
+ * waits drop @xfer_lock (dmem_host_wait()) and give up when the host has
+ * not returned anything for DMEM_HOST_TIMEOUT_MS, except the free page
+ * report's (see transport.c). Only the resize worker and stop wait; the OOM
+ * notifier and compaction never do.
  *
  * The ordering rule between inflate and deflate (balloon.c keeps it):
  *  1. a page leaves the balloon only after the host has acknowledged its
  *     inflate: inflated pages join the balloon list when their buffer comes
- *     back, and deflation waits while a page moved in by compaction is
- *     still on its way (the MIG buffer busy on the inflate queue);
+ *     back, and deflation waits (the OOM notifier: does nothing) while a
+ *     page moved in by compaction is still on its way (MIG_IN busy);
  *  2. a page enters the balloon (inflate or compaction) only once every
- *     deflate before it has been acknowledged (@deflate_unacked is 0), so
- *     the host never sees a stale deflate after a new inflate of a page.
+ *     deflate before it has been acknowledged: inflation allocates its
+ *     batch, then waits until @deflate_unacked is 0; compaction refuses
+ *     while it is not. The host never sees a stale deflate after a new
+ *     inflate of a page.
  * Without MUST_TELL_HOST the guest reuses deflated pages at once (virtio
  * 1.2, 5.5.6.1) and tells the host afterwards; with it, deflated pages ride
  * with their buffer and go back to the guest when the host returns it.
@@ -130,7 +158,8 @@ struct dmem_xfer {
  * @xfer_lock:		the inflate and deflate virtqueues, the transfer
  *			buffers, the deflate log and the page counts below.
  *			Never held while allocating pages or waiting for the
- *			host. The OOM notifier and compaction only trylock it.
+ *			host, and held for at most one batch of pages at a
+ *			time. The OOM notifier and compaction only trylock it.
  * @xfer:		transfer buffers (DMEM_XFER_*). @xfer_lock.
  * @inflight_pfns:	4 KiB pages on inflate buffers not yet returned: part
  *			of @nr_pages, not yet of @actual. @xfer_lock.
@@ -147,18 +176,20 @@ struct dmem_xfer {
  * @inflate_turn:	which RESIZE buffer the next inflate batch uses.
  *			Resize worker only.
  * @deflate_unacked:	4 KiB pages deflated whose request the host has not
- *			returned yet (logged, in flight on LOG, OOM or MIG).
- *			@xfer_lock.
- * @log:		PFNs of the last deflate, told to the host a batch at
- *			a time by @notify_work. Points to @log_alloc or, when
- *			no memory could be had for that, to @log_reserve.
- * @log_alloc:		the allocated log, or NULL. @xfer_lock.
- * @log_reserve:	a DMEM_BATCH_PFNS log allocated at probe time.
+ *			returned yet (logged, in flight on LOG, OOM or
+ *			MIG_OUT). @xfer_lock.
+ * @log:		PFNs of the last deflation, told to the host a batch
+ *			at a time: one DMEM_BATCH_PFNS buffer per batch, each
+ *			allocated as the deflation goes (order 2), the first
+ *			one @log_reserve if none could be had. @xfer_lock.
+ * @log_reserve:	a batch buffer allocated at probe time.
  * @log_nr:		entries in @log. @xfer_lock.
  * @log_sent:		entries of @log handed to the host. @xfer_lock.
  * @log_pages:		MUST_TELL_HOST only: the pages of @log not yet handed
  *			to the host, in @log's order. @xfer_lock.
- * @notify_work:	tells the host the log, reaps returned buffers.
+ * @notify_work:	reaps what the host returned (queued by every inflate
+ *			or deflate answer), updates "actual", tells the host
+ *			the next batch of the log.
  * @running:		the device is up (between a successful dmem_start and
  *			dmem_stop); read by the OOM and memory notifiers.
  *
@@ -168,7 +199,8 @@ struct dmem_xfer {
  * @floor_pages:	the last computed floor, in guest pages: inflation
  *			stops while MemAvailable would drop below it.
  * @refused:		4 KiB pages of the current target not reached (0 when
- *			on target), and @refused_why, the reason.
+ *			on target), and @refused_why, the reason. Written by
+ *			@resize_work, read by sysfs: READ_ONCE/WRITE_ONCE.
  * @holdoff_until:	jiffies before which no inflation starts again after
  *			an OOM deflation. Written by the OOM notifier, read by
  *			resize: READ_ONCE/WRITE_ONCE.
@@ -228,8 +260,7 @@ struct dmem_balloon {
 	unsigned long nr_pages;
 	unsigned int inflate_turn;
 	unsigned long deflate_unacked;
-	__virtio32 *log;
-	__virtio32 *log_alloc;
+	__virtio32 *log[DMEM_LOG_MAX_BATCHES];
 	__virtio32 *log_reserve;
 	unsigned long log_nr;
 	unsigned long log_sent;
@@ -241,7 +272,7 @@ struct dmem_balloon {
 	u32 target;
 	unsigned long floor_pages;
 	unsigned long refused;
-	const char *refused_why;
+	enum dmem_refusal refused_why;
 	unsigned long holdoff_until;
 	bool offline_wait;
 	unsigned long offline_wait_until;
@@ -289,7 +320,8 @@ struct dmem_balloon {
 };
 
 /* Queue @work unless the device is stopping. Any context. */
-static inline void dmem_queue(struct dmem_balloon *b, struct workqueue_struct *wq,
+static inline void dmem_queue(struct dmem_balloon *b,
+			      struct workqueue_struct *wq,
 			      struct work_struct *work)
 {
 	unsigned long flags;

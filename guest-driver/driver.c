@@ -12,7 +12,7 @@
 #include <linux/oom.h>
 #include <linux/slab.h>
 #include <linux/virtio_config.h>
-#include <uapi/linux/virtio_ring.h>
+#include <linux/virtio_ring.h>
 
 #include "dmem_balloon.h"
 
@@ -64,6 +64,7 @@ static int dmem_start(struct dmem_balloon *b)
 		goto fail;
 	mutex_lock(&b->xfer_lock);
 	WRITE_ONCE(b->running, true);
+	dmem_update_actual(b);	/* empty, whatever a reset left there */
 	mutex_unlock(&b->xfer_lock);
 	dmem_queue_resize(b, 0);
 	return 0;
@@ -93,16 +94,18 @@ static void dmem_stop(struct dmem_balloon *b)
 	dmem_reporting_exit(b);
 	dmem_cancel_work(b);
 
-	/* Not while a memory block is half offline (hotplug.c). */
+	/*
+	 * Not while a memory block is half offline (hotplug.c), and no block
+	 * goes offline until every page is back.
+	 */
 	mutex_lock(&b->offline_lock);
 	dmem_release_all(b);
 	mutex_lock(&b->xfer_lock);
 	WRITE_ONCE(b->running, false);
 	mutex_unlock(&b->xfer_lock);
-	mutex_unlock(&b->offline_lock);
-
 	dmem_vqs_exit(b);
 	dmem_release_rest(b);
+	mutex_unlock(&b->offline_lock);
 }
 
 static int dmem_probe(struct virtio_device *vdev)
@@ -233,6 +236,10 @@ static int dmem_validate(struct virtio_device *vdev)
 
 	/* Reporting runs with GFP_NOWAIT: no indirect descriptor tables. */
 	__virtio_clear_bit(vdev, VIRTIO_RING_F_INDIRECT_DESC);
+	/*
+	 * As virtio_balloon: the device reads guest-physical PFNs, which
+	 * no IOMMU mapping can translate.
+	 */
 	__virtio_clear_bit(vdev, VIRTIO_F_ACCESS_PLATFORM);
 	return 0;
 }

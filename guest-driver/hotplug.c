@@ -37,15 +37,18 @@
 
 #include "dmem_balloon.h"
 
+/* Guest pages looked at between two cond_resched(). */
+#define DMEM_RESCHED_PAGES	4096
+
 /* How long inflation waits for a new target after an offline took pages. */
 #define DMEM_OFFLINE_WAIT_MS	3000
 
 /*
  * Before 6.12 the offlining code subtracts every page of the block from the
  * managed page count, PageOffline() ones included; since 6.12 it skips
- * PageOffline() pages (Kbuild tells which). Balloon pages are not managed
- * (dmem_inflate()), so before 6.12 they are added back while their block
- * goes offline.
+ * PageOffline() pages (Kbuild tells which). Balloon pages are not
+ * managed (dmem_inflate_batch()), so before 6.12 they are added back while
+ * their block goes offline.
  */
 #ifdef DMEM_OFFLINE_SKIPS_OFFLINE_PAGES
 #define DMEM_READD_MANAGED	0
@@ -82,7 +85,7 @@ static void dmem_going_offline(struct dmem_balloon *b, unsigned long start,
 	struct page *page;
 
 	for (pfn = start; pfn < start + nr; pfn++) {
-		if (!(pfn % DMEM_BATCH_PFNS))
+		if (!(pfn % DMEM_RESCHED_PAGES))
 			cond_resched();
 		page = pfn_to_page(pfn);
 		/* Cheap and lockless first: most pages are not ours. */
@@ -173,7 +176,12 @@ static int dmem_memory_notify(struct notifier_block *nb, unsigned long action,
 		if (!READ_ONCE(b->nr_pages))
 			break;
 		mutex_lock(&b->offline_lock);
-		if (b->running)
+		/*
+		 * A host that must hear of a deflate first would never hear
+		 * of these pages if the block came online again: with
+		 * MUST_TELL_HOST they are migrated like any movable page.
+		 */
+		if (b->running && !b->tell_host_first)
 			dmem_going_offline(b, mn->start_pfn, mn->nr_pages);
 		if (!b->offlining_nr) {
 			mutex_unlock(&b->offline_lock);

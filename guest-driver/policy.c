@@ -29,6 +29,14 @@
 /* After an OOM deflation, do not inflate again for this long. */
 #define DMEM_OOM_HOLDOFF_MS	10000
 
+const char * const dmem_refusal_names[DMEM_NR_REFUSALS] = {
+	[DMEM_REFUSED_NONE] = "none",
+	[DMEM_REFUSED_FLOOR] = "floor",
+	[DMEM_REFUSED_ALLOC] = "alloc",
+	[DMEM_REFUSED_HOLDOFF] = "oom-holdoff",
+	[DMEM_REFUSED_HOST] = "host",
+};
+
 /* The guest's memory as if nothing were ballooned, in pages. */
 static unsigned long dmem_guest_pages(struct dmem_balloon *b)
 {
@@ -73,75 +81,71 @@ static unsigned long dmem_offline_waiting(struct dmem_balloon *b)
  * Inflate by up to @want 4 KiB pages, a batch at a time; the hold-off and
  * the floor are checked again before every batch, so that memory an OOM
  * deflation just freed is not taken back.
- * Return: pages inflated; *@why says what stopped it short, or NULL.
+ * Return: pages inflated; *@why says what stopped it short.
  */
 static unsigned long dmem_grow(struct dmem_balloon *b, unsigned long want,
-			       const char **why)
+			       enum dmem_refusal *why)
 {
 	unsigned long done = 0, n;
 	long r;
 
-	*why = NULL;
+	*why = DMEM_REFUSED_NONE;
 	while (done < want) {
 		if (time_before(jiffies, READ_ONCE(b->holdoff_until))) {
-			*why = "oom-holdoff";
+			*why = DMEM_REFUSED_HOLDOFF;
 			break;
 		}
 		n = min3(want - done, dmem_inflate_allowance(b),
 			 (unsigned long)DMEM_BATCH_PFNS);
 		n = rounddown(n, DMEM_PAGES_PER_PAGE);
 		if (!n) {
-			*why = "floor";
+			*why = DMEM_REFUSED_FLOOR;
 			break;
 		}
 		r = dmem_inflate_batch(b, n);
 		if (r < 0) {
-			*why = "host";
+			*why = DMEM_REFUSED_HOST;
 			break;
 		}
 		done += r;
 		if (r < n) {
-			*why = "alloc";
+			*why = DMEM_REFUSED_ALLOC;
 			break;
 		}
 	}
 	if (dmem_inflate_finish(b) && !*why)
-		*why = "host";
+		*why = DMEM_REFUSED_HOST;
 	return done;
 }
 
-/* Count a refusal once, not every retry, and say what it is. */
+/* Count a refusal once, not every retry; say what it is when that changes. */
 static void dmem_note_refusal(struct dmem_balloon *b, u64 short_pfns,
-			      const char *why)
+			      enum dmem_refusal why)
 {
-	if (!why) {
-		WRITE_ONCE(b->refused, 0);
-		WRITE_ONCE(b->refused_why, NULL);
-		return;
-	}
-	if (!READ_ONCE(b->refused)) {
+	static const char * const what[DMEM_NR_REFUSALS] = {
+		[DMEM_REFUSED_FLOOR] = "MemAvailable is at the guest floor",
+		[DMEM_REFUSED_ALLOC] = "no free page could be had",
+		[DMEM_REFUSED_HOLDOFF] = "holding off after an OOM deflation",
+		[DMEM_REFUSED_HOST] = "the host does not answer",
+	};
+
+	if (why == DMEM_REFUSED_NONE)
+		short_pfns = 0;
+	if (short_pfns && !READ_ONCE(b->refused))
 		atomic_long_inc(&b->cnt.refused_requests);
-		if (!strcmp(why, "floor"))
+	if (short_pfns && why != READ_ONCE(b->refused_why)) {
+		if (why == DMEM_REFUSED_FLOOR)
 			dev_info_ratelimited(&b->vdev->dev,
-					     "inflation stopped %llu MiB short of the target: MemAvailable is at the guest floor (%lu MiB)\n",
-					     PFNS_TO_MIB(short_pfns),
+					     "inflation stopped %llu MiB short of the target: %s (%lu MiB)\n",
+					     PFNS_TO_MIB(short_pfns), what[why],
 					     PAGES_TO_MIB(READ_ONCE(b->floor_pages)));
-		else if (!strcmp(why, "oom-holdoff"))
-			dev_info_ratelimited(&b->vdev->dev,
-					     "inflation stopped %llu MiB short of the target: holding off %u s after an OOM deflation\n",
-					     PFNS_TO_MIB(short_pfns),
-					     DMEM_OOM_HOLDOFF_MS / 1000);
-		else if (!strcmp(why, "alloc"))
-			dev_info_ratelimited(&b->vdev->dev,
-					     "inflation stopped %llu MiB short of the target: no free page could be had\n",
-					     PFNS_TO_MIB(short_pfns));
 		else
 			dev_info_ratelimited(&b->vdev->dev,
-					     "inflation stopped %llu MiB short of the target: the host does not answer\n",
-					     PFNS_TO_MIB(short_pfns));
+					     "inflation stopped %llu MiB short of the target: %s\n",
+					     PFNS_TO_MIB(short_pfns), what[why]);
 	}
 	WRITE_ONCE(b->refused, short_pfns);
-	WRITE_ONCE(b->refused_why, why);
+	WRITE_ONCE(b->refused_why, short_pfns ? why : DMEM_REFUSED_NONE);
 }
 
 void dmem_resize_work(struct work_struct *work)
@@ -149,8 +153,8 @@ void dmem_resize_work(struct work_struct *work)
 	struct dmem_balloon *b = container_of(to_delayed_work(work),
 					      struct dmem_balloon,
 					      resize_work);
+	enum dmem_refusal why = DMEM_REFUSED_NONE;
 	unsigned long retry = 0, wait;
-	const char *why = NULL;
 	u32 num_pages;
 	long done;
 	s64 diff;
@@ -170,7 +174,7 @@ void dmem_resize_work(struct work_struct *work)
 		}
 		diff -= dmem_grow(b, rounddown(min_t(s64, diff, DMEM_RUN_PFNS),
 					       DMEM_PAGES_PER_PAGE), &why);
-		if (why)
+		if (why != DMEM_REFUSED_NONE)
 			retry = msecs_to_jiffies(DMEM_RETRY_MS);
 	} else if (diff < 0) {
 		done = dmem_deflate(b, -diff);
@@ -182,7 +186,7 @@ void dmem_resize_work(struct work_struct *work)
 			diff += done;
 	}
 
-	dmem_note_refusal(b, diff > 0 ? diff : 0, diff > 0 ? why : NULL);
+	dmem_note_refusal(b, diff > 0 ? diff : 0, why);
 	if (diff)
 		dmem_queue_resize(b, retry);
 }

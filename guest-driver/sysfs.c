@@ -37,7 +37,7 @@ DMEM_ATTR(actual_kib, "%llu", PFNS_TO_KIB(READ_ONCE(b->actual)));
 DMEM_ATTR(floor_kib, "%llu",
 	  (u64)READ_ONCE(b->floor_pages) << (PAGE_SHIFT - 10));
 DMEM_ATTR(refused_kib, "%llu", PFNS_TO_KIB(READ_ONCE(b->refused)));
-DMEM_ATTR(refused_reason, "%s", READ_ONCE(b->refused_why) ?: "none");
+DMEM_ATTR(refused_reason, "%s", dmem_refusal_names[READ_ONCE(b->refused_why)]);
 DMEM_ATTR(refused_requests, "%ld",
 	  atomic_long_read(&b->cnt.refused_requests));
 DMEM_ATTR(alloc_failures, "%ld", atomic_long_read(&b->cnt.alloc_failures));

@@ -22,8 +22,8 @@ enum dmem_vq {
 	DMEM_VQ_MAX
 };
 
-/* Any queue but the stats queue: a buffer came back. */
-static void dmem_ack(struct virtqueue *vq)
+/* The free page reporting queue: a report came back. */
+static void dmem_report_ack(struct virtqueue *vq)
 {
 	struct dmem_balloon *b = vq->vdev->priv;
 
@@ -31,12 +31,15 @@ static void dmem_ack(struct virtqueue *vq)
 	wake_up(&b->acked);
 }
 
-/* Deflate buffers are reaped and the log sent on by the notify worker. */
-static void dmem_deflate_ack(struct virtqueue *vq)
+/*
+ * The inflate or deflate queue: wake a waiter, and have the notify worker
+ * reap what came back even when no one waits (a late answer).
+ */
+static void dmem_ack(struct virtqueue *vq)
 {
 	struct dmem_balloon *b = vq->vdev->priv;
 
-	dmem_ack(vq);
+	dmem_report_ack(vq);
 	dmem_queue(b, system_freezable_wq, &b->notify_work);
 }
 
@@ -95,7 +98,7 @@ int dmem_vqs_init(struct dmem_balloon *b)
 	};
 	vq_callback_t *callbacks[DMEM_VQ_MAX] = {
 		[DMEM_VQ_INFLATE] = dmem_ack,
-		[DMEM_VQ_DEFLATE] = dmem_deflate_ack,
+		[DMEM_VQ_DEFLATE] = dmem_ack,
 	};
 	int err;
 
@@ -106,7 +109,7 @@ int dmem_vqs_init(struct dmem_balloon *b)
 	}
 	if (virtio_has_feature(vdev, VIRTIO_BALLOON_F_REPORTING)) {
 		names[DMEM_VQ_REPORTING] = "reporting";
-		callbacks[DMEM_VQ_REPORTING] = dmem_ack;
+		callbacks[DMEM_VQ_REPORTING] = dmem_report_ack;
 	}
 
 #ifdef DMEM_HAVE_VQ_INFO
@@ -150,7 +153,8 @@ int dmem_xfers_alloc(struct dmem_balloon *b)
 		[DMEM_XFER_RESIZE0] = DMEM_BATCH_PFNS,
 		[DMEM_XFER_RESIZE1] = DMEM_BATCH_PFNS,
 		[DMEM_XFER_OOM] = DMEM_BATCH_PFNS,
-		[DMEM_XFER_MIG] = DMEM_PAGES_PER_PAGE,
+		[DMEM_XFER_MIG_IN] = DMEM_PAGES_PER_PAGE,
+		[DMEM_XFER_MIG_OUT] = DMEM_PAGES_PER_PAGE,
 		/* LOG points into the deflate log (balloon.c). */
 	};
 	int i;
@@ -231,6 +235,11 @@ static void dmem_xfer_done(struct dmem_balloon *b, struct dmem_xfer *x)
 	} else {
 		b->deflate_unacked -= x->nr;
 		dmem_pages_to_guest(&x->pages);
+		if (x->page) {
+			adjust_managed_page_count(x->page, 1);
+			put_page(x->page);	/* the balloon's reference */
+			x->page = NULL;
+		}
 	}
 }
 
@@ -296,7 +305,9 @@ void dmem_xfer_send(struct dmem_balloon *b, struct dmem_xfer *x)
 
 /**
  * dmem_reap() - take every buffer the host has returned.
- * @b: the balloon
+ * @b: the balloon, running
+ *
+ * "actual" follows what came back.
  *
  * Return: true if any came back.
  */
@@ -314,6 +325,8 @@ bool dmem_reap(struct dmem_balloon *b)
 			any = true;
 		}
 	}
+	if (any)
+		dmem_update_actual(b);
 	return any;
 }
 
