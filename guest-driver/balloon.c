@@ -296,12 +296,16 @@ long dmem_deflate(struct dmem_balloon *b, unsigned long nr_pfns)
 		if (buf != b->log_reserve)
 			kfree(buf);
 		dmem_pages_to_guest(&pages);
-		if (n)
-			dmem_queue(b, system_freezable_wq, &b->notify_work);
 		done += n;
 		if (n < want || k + 1 == DMEM_LOG_MAX_BATCHES)
 			break;
 	}
+	/*
+	 * Told once every page is free: telling runs QEMU's handler on the
+	 * vCPU (under TCG), which would otherwise interleave with the freeing.
+	 */
+	if (done)
+		dmem_queue(b, system_freezable_wq, &b->notify_work);
 	return done;
 }
 
