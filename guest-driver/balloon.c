@@ -109,8 +109,11 @@ static void dmem_notify_work(struct work_struct *work)
 	/* After a stop the queues are gone; dmem_stop() has reaped. */
 	if (b->running) {
 		dmem_reap(b);
-		dmem_log_send(b);
-		dmem_log_retire(b);
+		/* A deflation under way tells the host once it is done. */
+		if (!b->deflating) {
+			dmem_log_send(b);
+			dmem_log_retire(b);
+		}
 	}
 	mutex_unlock(&b->xfer_lock);
 }
@@ -254,13 +257,13 @@ long dmem_deflate(struct dmem_balloon *b, unsigned long nr_pfns)
 	unsigned long done = 0, want, n;
 	__virtio32 *buf;
 	LIST_HEAD(pages);
-	unsigned int i, k;
+	unsigned int i;
 	int err;
 
 	nr_pfns = min3(nr_pfns,
 		       (unsigned long)DMEM_LOG_MAX_BATCHES * DMEM_BATCH_PFNS,
 		       READ_ONCE(b->nr_pages));
-	for (i = 0; done < nr_pfns; i++) {
+	for (i = 0; i < DMEM_LOG_MAX_BATCHES && done < nr_pfns; i++) {
 		buf = kmalloc_array(DMEM_BATCH_PFNS, sizeof(*buf),
 				    GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN);
 		if (!buf && i)
@@ -278,14 +281,18 @@ long dmem_deflate(struct dmem_balloon *b, unsigned long nr_pfns)
 				kfree(buf);
 				return err;
 			}
+			/*
+			 * Until the last batch is taken the log is neither
+			 * told nor retired, and deflate_unacked keeps
+			 * compaction from moving a page in meanwhile.
+			 */
+			b->deflating = true;
 			buf = buf ?: b->log_reserve;
 		}
-		/* The worker may have retired the log meanwhile: append. */
-		k = b->log_nr / DMEM_BATCH_PFNS;
 		want = min_t(unsigned long, nr_pfns - done, DMEM_BATCH_PFNS);
 		n = dmem_take_pages(b, buf, want, &pages);
 		if (n) {
-			b->log[k] = buf;
+			b->log[i] = buf;
 			b->log_nr += n;
 			buf = NULL;
 			if (b->tell_host_first)
@@ -297,13 +304,16 @@ long dmem_deflate(struct dmem_balloon *b, unsigned long nr_pfns)
 			kfree(buf);
 		dmem_pages_to_guest(&pages);
 		done += n;
-		if (n < want || k + 1 == DMEM_LOG_MAX_BATCHES)
+		if (n < want)
 			break;
 	}
 	/*
 	 * Told once every page is free: telling runs QEMU's handler on the
 	 * vCPU (under TCG), which would otherwise interleave with the freeing.
 	 */
+	mutex_lock(&b->xfer_lock);
+	b->deflating = false;
+	mutex_unlock(&b->xfer_lock);
 	if (done)
 		dmem_queue(b, system_freezable_wq, &b->notify_work);
 	return done;
@@ -376,9 +386,6 @@ void dmem_release_all(struct dmem_balloon *b)
 	mutex_unlock(&b->xfer_lock);
 }
 
-/* How long dmem_release_rest() waits for pages compaction holds. */
-#define DMEM_ISOLATED_WAIT_MS	10000
-
 /**
  * dmem_release_rest() - after a device reset, return what is left.
  * @b: the balloon; the device is reset, every buffer complete, the memory
@@ -387,7 +394,8 @@ void dmem_release_all(struct dmem_balloon *b)
  * What the host could not be told about (it did not answer) needs no
  * telling any more: the reset device will not touch guest memory. Every
  * page still counted is on the list or isolated by compaction, which puts
- * it back (migration fails once the device is stopped).
+ * it back (migration fails once the device is stopped): waited for, as
+ * long as it takes.
  */
 void dmem_release_rest(struct dmem_balloon *b)
 {
@@ -407,21 +415,26 @@ void dmem_release_rest(struct dmem_balloon *b)
 			WRITE_ONCE(b->nr_pages,
 				   b->nr_pages - got * DMEM_PAGES_PER_PAGE);
 			list_splice_init(&batch, &pages);
+			mutex_unlock(&b->xfer_lock);
+			cond_resched();
+			mutex_lock(&b->xfer_lock);
 			continue;
 		}
-		if (waited >= DMEM_ISOLATED_WAIT_MS) {
-			dev_err(&b->vdev->dev,
-				"%lu KiB of balloon pages held by compaction for %u s: left behind\n",
-				b->nr_pages << (VIRTIO_BALLOON_PFN_SHIFT - 10),
-				DMEM_ISOLATED_WAIT_MS / 1000);
-			break;
-		}
+		/*
+		 * Compaction holds the rest isolated; it puts them back (it
+		 * cannot move them now). As upstream, wait for them: pages
+		 * left on the list would outlive the balloon.
+		 */
+		waited += 20;
+		if (!(waited % 10000))
+			dev_warn(&b->vdev->dev,
+				 "%lu KiB of balloon pages held by compaction for %lu s\n",
+				 b->nr_pages << (VIRTIO_BALLOON_PFN_SHIFT - 10),
+				 waited / 1000);
 		mutex_unlock(&b->xfer_lock);
 		msleep(20);
-		waited += 20;
 		mutex_lock(&b->xfer_lock);
 	}
-	WRITE_ONCE(b->nr_pages, 0);
 	WRITE_ONCE(b->actual, 0);
 	b->deflate_unacked = 0;
 	mutex_unlock(&b->xfer_lock);

@@ -187,6 +187,9 @@ struct dmem_xfer {
  * @log_sent:		entries of @log handed to the host. @xfer_lock.
  * @log_pages:		MUST_TELL_HOST only: the pages of @log not yet handed
  *			to the host, in @log's order. @xfer_lock.
+ * @deflating:		a deflation is taking pages (dmem_deflate()): the log
+ *			is neither told nor retired until it is done.
+ *			@xfer_lock.
  * @notify_work:	reaps what the host returned (queued by every inflate
  *			or deflate answer), updates "actual", tells the host
  *			the next batch of the log.
@@ -265,6 +268,7 @@ struct dmem_balloon {
 	unsigned long log_nr;
 	unsigned long log_sent;
 	struct list_head log_pages;
+	bool deflating;
 	struct work_struct notify_work;
 	bool running;
 

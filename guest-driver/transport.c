@@ -411,9 +411,15 @@ u32 dmem_read_target(struct dmem_balloon *b)
 /* Tell the host what the balloon holds: what it has acknowledged. */
 void dmem_update_actual(struct dmem_balloon *b)
 {
-	u32 actual = b->nr_pages - b->inflight_pfns;
+	u32 actual;
 
 	lockdep_assert_held(&b->xfer_lock);
+	/*
+	 * A page compaction moved in counts in both until the host has it; an
+	 * offline can take such a page first: never below zero.
+	 */
+	actual = b->nr_pages > b->inflight_pfns ?
+		 b->nr_pages - b->inflight_pfns : 0;
 	WRITE_ONCE(b->actual, actual);
 	virtio_cwrite_le(b->vdev, struct virtio_balloon_config, actual,
 			 &actual);
