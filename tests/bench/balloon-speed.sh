@@ -9,6 +9,7 @@
 # Not part of "make check": run it with  bash tests/bench/balloon-speed.sh
 set -uo pipefail
 source "$(dirname "$0")/../lib/vm.sh"
+source "$(dirname "$0")/../lib/bench.sh"
 RUNS=${RUNS:-3}
 
 # time_to DOM TARGET_MIB: seconds from setting the target until QEMU reports it.
@@ -16,7 +17,6 @@ time_to() {
 	"$DMEM_TOP/tests/build/balloon-time" "$DMEM_URI" "$1" "$2" 300
 }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 make -s -C "$DMEM_TOP/tests" bench-tools || exit 1
 vm_init

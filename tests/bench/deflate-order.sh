@@ -27,10 +27,10 @@ if [ -z "${DMEM_ORDER_COPY:-}" ]; then
 	exit
 fi
 source "$(dirname "$0")/../lib/vm.sh"
+source "$(dirname "$0")/../lib/bench.sh"
 RUNS=${RUNS:-3}
 t() { "$DMEM_TOP/tests/build/balloon-time" "$DMEM_URI" "$dom" "$1" 300; }
 param() { vm_exec o "echo $2 > /sys/module/dmem_balloon/parameters/$1"; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 make -s -C "$DMEM_TOP/tests" bench-tools || exit 1
 vm_init

@@ -107,6 +107,7 @@
 # (extra guest kernel command line).
 set -uo pipefail
 source "$(dirname "$0")/../lib/vm.sh"
+source "$(dirname "$0")/../lib/bench.sh"
 
 RUNS=${RUNS:-3}
 SETTLE_S=${SETTLE_S:-2}
@@ -115,7 +116,6 @@ STARTUP=1536
 LOW=512
 MIB=$((STARTUP - LOW))
 
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 # time_to TARGET_MIB: seconds from setting the target until QEMU reports it.
 time_to() {

@@ -48,6 +48,7 @@
 # test). Environment: RUNS (3), TOUCH_MIB (1152).
 set -uo pipefail
 source "$(dirname "$0")/../lib/vm.sh"
+source "$(dirname "$0")/../lib/bench.sh"
 
 RUNS=${RUNS:-3}
 TOUCH_MIB=${TOUCH_MIB:-1152}
@@ -89,7 +90,6 @@ qemu_rss() {
 }
 ms() { echo $((($2 - $1 + 500) / 1000)); }	# ms from us $1 to us $2
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # rss_poller BASE_KIB PREFIX DEADLINE_US: every ~10 ms, read QEMU's VmRSS;
 # write PREFIX.reached (the time it was first <= BASE - DROP_KIB) and
