@@ -7,8 +7,8 @@
  * Deflation frees first and tells later. QEMU handles the PFNs of a request
  * one by one under its global lock, which a vCPU also needs for any device
  * access (under TCG the kick itself runs the handler): batch by batch, the
- * guest would get its memory back at the host's pace (measured: 6x slower
- * for 1 GiB, tests/bench/deflate-order.sh). So a deflation takes up to
+ * guest would get its memory back at the host's pace (measured: about 2x
+ * slower for 1 GiB, tests/bench/deflate-order.sh). So a deflation takes up to
  * 1 GiB of pages off the balloon list, a batch per lock hold, records their
  * PFNs in a log, updates "actual" and frees the pages; the notify worker
  * tells the host the log, a batch per request. The OOM notifier takes one
