@@ -534,6 +534,7 @@ typedef struct {
 	gboolean keep_balloon_off;
 	gint64 unplug_wait_s;
 	gboolean unplug;
+	gboolean unplug_at_once;	/* before unplug_delay_s: another VM is short */
 	dmem_kib_t unplug_kib;
 	dmem_kib_t unplug_target_kib;
 	/*

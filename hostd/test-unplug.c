@@ -55,6 +55,7 @@ static void test_unplug_after_delay(void)
 		sim_cycle(&s);
 		cycles++;
 		g_assert_true(s.d[a].unplug);
+		g_assert_false(s.d[a].unplug_at_once);
 		g_assert_cmpuint(s.d[a].unplug_kib, ==, MiB(256));
 		/* The balloon holds what it held: no page of it moves. */
 		g_assert_cmpuint(s.d[a].unplug_target_kib, ==, live - MiB(256));
@@ -318,6 +319,7 @@ static void test_unplug_contention(void)
 	sim_cycle(&s);
 	g_assert_true(s.pool.contention);
 	g_assert_true(s.d[a].unplug);
+	g_assert_true(s.d[a].unplug_at_once);
 	g_assert_false(s.d[a].keep_balloon_off);
 }
 

@@ -97,5 +97,6 @@ void dmem_unplug_plan(const DmemPolicyParams *p, const DmemHostInput *h,
 	}
 	*room -= d->unplug_raise_kib;
 	d->unplug = TRUE;
+	d->unplug_at_once = waited_s < (gint64)p->unplug_delay_s;
 	d->unplug_kib = newest;
 }

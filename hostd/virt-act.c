@@ -209,8 +209,13 @@ static void apply_done(DmemVirt *v, DmemVm *vm, DmemJob *job)
 
 /* ---- deciding what to submit -------------------------------------------- */
 
-/* Why the target moves, for the log; @buf holds DMEM_REASON_MAX bytes. */
-static void target_why(const DmemVm *vm, char *buf)
+/*
+ * Why the target moves to @target_kib, for the log; @buf holds
+ * DMEM_REASON_MAX bytes. A deferred target was decided a cycle or more
+ * before this one: the direction is the submitted target's, not the
+ * decision's now.
+ */
+static void target_why(const DmemVm *vm, dmem_kib_t target_kib, char *buf)
 {
 	const DmemVmDecision *d = &vm->decision;
 	g_autofree char *demand = dmem_size_format(d->demand_kib);
@@ -220,13 +225,13 @@ static void target_why(const DmemVm *vm, char *buf)
 	if (d->reclaiming) {
 		g_snprintf(buf, DMEM_REASON_MAX, "uncooperative for %" G_GINT64_FORMAT
 			   " s while other VMs are short", d->held_for_s);
-	} else if (vm->target_known && d->target_kib < vm->target_kib) {
+	} else if (vm->target_known && target_kib < vm->target_kib) {
 		g_snprintf(buf, DMEM_REASON_MAX, "%s, ideal %s%s",
 			   d->above_maximum ? "above its lowered maximum" :
 			   d->shrink_rate_limited ? "returning surplus gradually" :
 						    "returning surplus",
 			   ideal, d->shrink_at_once ? " (another VM needs memory)" : "");
-	} else if (vm->target_known && d->target_kib > vm->target_kib &&
+	} else if (vm->target_known && target_kib > vm->target_kib &&
 		   vm->target_kib < d->min_kib) {
 		g_snprintf(buf, DMEM_REASON_MAX, "raised toward its minimum %s", min);
 	} else {
@@ -289,7 +294,7 @@ static void submit(DmemVirt *v, DmemVm *vm, dmem_kib_t dimm_size_kib, guint dimm
 	if (a->set_target && why)
 		g_strlcpy(a->why, why, sizeof(a->why));
 	else if (a->set_target)
-		target_why(vm, a->why);
+		target_why(vm, target_kib, a->why);
 	if (!a->set_period && !a->dimms && !a->set_target) {
 		apply_free(a);
 		return;

@@ -274,8 +274,9 @@ void dmem_virt_unplug(DmemVirt *v, DmemVm *vm, gint64 now_us)
 	vm->pending_target_kib = (vm->target_known ? vm->target_kib : vm->actual_kib) +
 				 d->unplug_raise_kib;
 	vm->pending_dimms = 0;
-	g_message("%s: unplugging DIMM %s (%s): %u hot-added DIMM%s unused", vm->name,
-		  vm->unplug_alias, size, d->unplug_dimms, d->unplug_dimms == 1 ? "" : "s");
+	g_message("%s: unplugging DIMM %s (%s): %u hot-added DIMM%s unused%s", vm->name,
+		  vm->unplug_alias, size, d->unplug_dimms, d->unplug_dimms == 1 ? "" : "s",
+		  d->unplug_at_once ? " (another VM needs memory)" : "");
 }
 
 void dmem_virt_unplug_event(DmemVirt *v, DmemVm *vm, const char *alias, gboolean removed)
