@@ -321,6 +321,14 @@ static void test_unplug_contention(void)
 	g_assert_true(s.d[a].unplug);
 	g_assert_true(s.d[a].unplug_at_once);
 	g_assert_false(s.d[a].keep_balloon_off);
+	/* The next one does not wait for statistics newer than the unplug
+	 * while b is still short (the pool shrank by what a gave back). */
+	s.vm[a].unplugged_kib = MiB(256);
+	s.h.pool_kib -= MiB(256);
+	sim_cycle(&s);
+	g_assert_true(s.pool.contention);
+	g_assert_true(s.d[a].unplug);
+	g_assert_true(s.d[a].unplug_at_once);
 }
 
 /* A cache probe holds the VM below its allocation: the balloon takes it. */

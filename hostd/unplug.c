@@ -48,6 +48,7 @@ void dmem_unplug_plan(const DmemPolicyParams *p, const DmemHostInput *h,
 	dmem_kib_t need = goal > d->min_kib ? sat_add(goal, DMEM_UNPLUG_MARGIN_KIB) : goal;
 	guint k = MIN(vm->removable_dimms, (guint)DMEM_UNPLUG_DIMMS_MAX);
 	dmem_kib_t spare = 0, newest;
+	gboolean stale;
 	gint64 waited_s;
 
 	if (!vm->unplug_enabled || vm->unplug_blocked || vm->unplugging || !k) {
@@ -69,12 +70,21 @@ void dmem_unplug_plan(const DmemPolicyParams *p, const DmemHostInput *h,
 	 * Statistics from before the last unplug say nothing about the guest
 	 * without it (its floor, what it holds outside MemTotal): the clock
 	 * neither moves nor decides on them; fresh ones come within a period.
+	 * While another VM is short the clock does not decide, and the next
+	 * DIMM goes without waiting for them (QEMU stamps statistics in whole
+	 * seconds: waiting paced the unplugs at one per 2-3 s): an unplug
+	 * does not lower what the guest uses, and the floor they imply is the
+	 * larger guest's, so they overstate what must stay.
 	 */
-	if (vm->unplugged_kib && st->unplug_since_us)
+	stale = vm->unplugged_kib && st->unplug_since_us;
+	if (stale && !contention)
 		return;
 
-	if (!st->unplug_since_us || dmem_demand_rose(d->demand_kib, st->unplug_demand_kib) ||
-	    sat_add(MAX(st->unplug_goal_kib, need), newest) > t->live) {
+	if (stale) {
+		/* The clock keeps what it had. */
+	} else if (!st->unplug_since_us ||
+		   dmem_demand_rose(d->demand_kib, st->unplug_demand_kib) ||
+		   sat_add(MAX(st->unplug_goal_kib, need), newest) > t->live) {
 		st->unplug_since_us = h->now_us;
 		st->unplug_demand_kib = d->demand_kib;
 		st->unplug_goal_kib = need;
