@@ -196,7 +196,9 @@ vm_dmesg_clean() {
 	log=$(vm_exec "$1" 'dmesg')
 	grep -q 'vmemmap alloc failure' <<<"$log" &&
 		echo "# $1: $(grep -m 1 -o 'vmemmap alloc failure: [^,]*' <<<"$log") (the kernel fell back to single pages)"
-	bad=$(awk '/vmemmap alloc failure/ { skip = 1 } !skip { print } skip && /<\/TASK>/ { skip = 0 }' <<<"$log" |
+	# Its stack ends at </TASK>, within 40 lines; nothing past that is skipped.
+	bad=$(awk '/vmemmap alloc failure/ { skip = 40 } !skip { print }
+		   skip { skip = /<\/TASK>/ ? 0 : skip - 1 }' <<<"$log" |
 		grep -E 'WARNING:|BUG:|Oops|Call Trace|general protection|kernel BUG|UBSAN|KASAN|refcount_t' || true)
 	[ -z "$bad" ] || { echo "$bad" | head -n 20 | sed 's/^/# /'; return 1; }
 }
