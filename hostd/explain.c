@@ -200,7 +200,7 @@ static void explain_unplug(GString *s, const DmemPolicyParams *p, const DmemVmDe
 		else
 			g_string_append(s, "the newest goes");
 		if (d->unplug) {
-			g_string_append(s, pool && pool->contention ?
+			g_string_append(s, d->unplug_at_once ?
 					" now, without waiting: another VM is short" : " now");
 			if (d->unplug_raise_kib)
 				appendf(s, ", the balloon first giving the guest " MIB_FMT
@@ -415,6 +415,7 @@ static const struct {
 	{ DMEM_DECISION_UNPLUG, G_STRUCT_OFFSET(DmemVmDecision, unplug) },
 	{ DMEM_DECISION_KEEP_BALLOON_OFF, G_STRUCT_OFFSET(DmemVmDecision, keep_balloon_off) },
 	{ DMEM_DECISION_UNPLUG_NEEDS_ROOM, G_STRUCT_OFFSET(DmemVmDecision, unplug_needs_room) },
+	{ DMEM_DECISION_UNPLUG_AT_ONCE, G_STRUCT_OFFSET(DmemVmDecision, unplug_at_once) },
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(decision_flags) == DMEM_DECISION_FLAGS);

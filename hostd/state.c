@@ -197,6 +197,7 @@ static const char *const flag_names[] = {
 	"shrink-delayed", "demand-rising", "rate-limited", "growth-limited",
 	"target-changed", "held-at-share", "growing", "shrink-at-once", "probing",
 	"dimm-ahead", "unplug", "keep-balloon-off", "unplug-needs-room",
+	"unplug-at-once",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(flag_names) == DMEM_DECISION_FLAGS);
 

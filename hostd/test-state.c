@@ -924,6 +924,10 @@ static void test_explain_record_unplug(void)
 	g_assert_cmpstr(dmem_state_flag_name(15), ==, "unplug");
 	g_assert_cmpstr(dmem_state_flag_name(16), ==, "keep-balloon-off");
 	g_assert_null(dmem_state_flag_name(DMEM_DECISION_FLAGS));
+	c.d.unplug_at_once = TRUE;
+	dmem_explain_record(&c.in, &c.d, &x);
+	g_assert_cmpuint(x.flags & DMEM_DECISION_UNPLUG_AT_ONCE, !=, 0);
+	g_assert_cmpstr(dmem_state_flag_name(18), ==, "unplug-at-once");
 }
 
 static void set_one_dimm(Case *c)
@@ -941,6 +945,15 @@ static void set_unplug_now(Case *c)
 }
 
 static void set_unplug_now_short(Case *c)
+{
+	set_unplug_now(c);
+	c->d.keep_balloon_off = FALSE;
+	c->d.unplug_at_once = TRUE;
+	c->pool.contention = TRUE;
+}
+
+/* Another VM is short, but the delay had passed: "now", no more. */
+static void set_unplug_now_short_late(Case *c)
 {
 	set_unplug_now(c);
 	c->d.keep_balloon_off = FALSE;
@@ -989,6 +1002,9 @@ static const struct {
 	  "  hot-remove: its allocation leaves 3 hot-added DIMMs (768 MiB) unused; "
 	  "the newest (256 MiB) goes now, without waiting: another VM is short; the "
 	  "balloon target is then 1536 MiB\n" },
+	{ "now, another VM short, after the delay", set_unplug_now_short_late,
+	  "  hot-remove: its allocation leaves 3 hot-added DIMMs (768 MiB) unused; "
+	  "the newest (256 MiB) goes now; the balloon target is then 1536 MiB\n" },
 	{ "the longer delay", set_delay_longer,
 	  "  hot-remove: its allocation leaves 3 hot-added DIMMs (768 MiB) unused; "
 	  "the newest goes in 83 s (unplug_delay_s=120); the balloon takes the "

@@ -309,6 +309,7 @@ static void test_unplug_contention(void)
 {
 	Sim s;
 	gsize a, b;
+	gint64 since;
 
 	sim_init(&s, GiB(2));
 	s.p.shrink_delay_s = s.p.unplug_delay_s = 60;
@@ -321,14 +322,20 @@ static void test_unplug_contention(void)
 	g_assert_true(s.d[a].unplug);
 	g_assert_true(s.d[a].unplug_at_once);
 	g_assert_false(s.d[a].keep_balloon_off);
-	/* The next one does not wait for statistics newer than the unplug
-	 * while b is still short (the pool shrank by what a gave back). */
+	/*
+	 * The next one does not wait for statistics newer than the unplug
+	 * while b is still short. b's guest cannot show more demand than its
+	 * size, so b is kept short by taking what a gave back off the pool.
+	 * The unplug clock does not move on those statistics.
+	 */
+	since = s.st[a].unplug_since_us;
 	s.vm[a].unplugged_kib = MiB(256);
 	s.h.pool_kib -= MiB(256);
 	sim_cycle(&s);
 	g_assert_true(s.pool.contention);
 	g_assert_true(s.d[a].unplug);
 	g_assert_true(s.d[a].unplug_at_once);
+	g_assert_cmpint(s.st[a].unplug_since_us, ==, since);
 }
 
 /* A cache probe holds the VM below its allocation: the balloon takes it. */

@@ -72,25 +72,27 @@ void dmem_unplug_plan(const DmemPolicyParams *p, const DmemHostInput *h,
 	 * neither moves nor decides on them; fresh ones come within a period.
 	 * While another VM is short the clock does not decide, and the next
 	 * DIMM goes without waiting for them (QEMU stamps statistics in whole
-	 * seconds: waiting paced the unplugs at one per 2-3 s): an unplug
-	 * does not lower what the guest uses, and the floor they imply is the
-	 * larger guest's, so they overstate what must stay.
+	 * seconds: waiting paced the unplugs at one per 2-3 s): an unplug does
+	 * not lower what the guest uses, and statistics taken before or while
+	 * it offlined a DIMM overstate it (pages isolated for migration count
+	 * as used), so the goal they give is not too small. The clock keeps
+	 * what it had.
 	 */
 	stale = vm->unplugged_kib && st->unplug_since_us;
 	if (stale && !contention)
 		return;
 
-	if (stale) {
-		/* The clock keeps what it had. */
-	} else if (!st->unplug_since_us ||
-		   dmem_demand_rose(d->demand_kib, st->unplug_demand_kib) ||
-		   sat_add(MAX(st->unplug_goal_kib, need), newest) > t->live) {
-		st->unplug_since_us = h->now_us;
-		st->unplug_demand_kib = d->demand_kib;
-		st->unplug_goal_kib = need;
-	} else {
-		st->unplug_demand_kib = MIN(st->unplug_demand_kib, d->demand_kib);
-		st->unplug_goal_kib = MAX(st->unplug_goal_kib, need);
+	if (!stale) {
+		if (!st->unplug_since_us ||
+		    dmem_demand_rose(d->demand_kib, st->unplug_demand_kib) ||
+		    sat_add(MAX(st->unplug_goal_kib, need), newest) > t->live) {
+			st->unplug_since_us = h->now_us;
+			st->unplug_demand_kib = d->demand_kib;
+			st->unplug_goal_kib = need;
+		} else {
+			st->unplug_demand_kib = MIN(st->unplug_demand_kib, d->demand_kib);
+			st->unplug_goal_kib = MAX(st->unplug_goal_kib, need);
+		}
 	}
 	waited_s = (h->now_us - st->unplug_since_us) / G_USEC_PER_SEC;
 	if (!contention && waited_s < (gint64)p->unplug_delay_s) {

@@ -210,12 +210,12 @@ static void apply_done(DmemVirt *v, DmemVm *vm, DmemJob *job)
 /* ---- deciding what to submit -------------------------------------------- */
 
 /*
- * Why the target moves to @target_kib, for the log; @buf holds
- * DMEM_REASON_MAX bytes. A deferred target was decided a cycle or more
- * before this one: the direction is the submitted target's, not the
- * decision's now.
+ * Why the target moves to @target_kib after @dimms DIMMs, for the log;
+ * @buf holds DMEM_REASON_MAX bytes. A deferred target was decided a cycle
+ * or more before this one: the direction and the DIMMs are the submitted
+ * ones, not the decision's now.
  */
-static void target_why(const DmemVm *vm, dmem_kib_t target_kib, char *buf)
+static void target_why(const DmemVm *vm, dmem_kib_t target_kib, guint dimms, char *buf)
 {
 	const DmemVmDecision *d = &vm->decision;
 	g_autofree char *demand = dmem_size_format(d->demand_kib);
@@ -236,7 +236,7 @@ static void target_why(const DmemVm *vm, dmem_kib_t target_kib, char *buf)
 		g_snprintf(buf, DMEM_REASON_MAX, "raised toward its minimum %s", min);
 	} else {
 		g_snprintf(buf, DMEM_REASON_MAX, "demand %s, ideal %s%s", demand, ideal,
-			   !d->dimms ? "" : d->hotadd_fill_kib ?
+			   !dimms ? "" : d->hotadd_fill_kib ?
 			   ", after hot-adding: the guest keeps the whole DIMMs" :
 			   ", after hot-adding");
 	}
@@ -294,7 +294,7 @@ static void submit(DmemVirt *v, DmemVm *vm, dmem_kib_t dimm_size_kib, guint dimm
 	if (a->set_target && why)
 		g_strlcpy(a->why, why, sizeof(a->why));
 	else if (a->set_target)
-		target_why(vm, target_kib, a->why);
+		target_why(vm, target_kib, dimms, a->why);
 	if (!a->set_period && !a->dimms && !a->set_target) {
 		apply_free(a);
 		return;

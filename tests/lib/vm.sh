@@ -189,13 +189,13 @@ vm_wait() {
 # hot-add that arrives while the guest's kernel (non-movable) memory is
 # nearly full cannot get the new memory's memmap as one 2 MiB page; the
 # kernel says so once per boot and builds it from single pages
-# (mm/sparse-vmemmap.c). The hot-add succeeds; what it means for the
-# workload the tests check by its fate (OOM kills).
+# (mm/sparse-vmemmap.c). Whether the hot-add then succeeded the tests
+# check by the DIMM and MemTotal, the workload's fate by its OOM kills.
 vm_dmesg_clean() {
 	local log bad
-	log=$(vm_exec "$1" 'dmesg')
+	log=$(vm_exec "$1" 'dmesg') || { echo "# $1: dmesg failed"; return 1; }
 	grep -q 'vmemmap alloc failure' <<<"$log" &&
-		echo "# $1: $(grep -m 1 -o 'vmemmap alloc failure: [^,]*' <<<"$log") (the kernel fell back to single pages)"
+		echo "# $1: the kernel's once-per-boot notice: $(grep -m 1 -o 'vmemmap alloc failure: [^,]*' <<<"$log")"
 	# Its stack ends at </TASK>, within 40 lines; nothing past that is skipped.
 	bad=$(awk '/vmemmap alloc failure/ { skip = 40 } !skip { print }
 		   skip { skip = /<\/TASK>/ ? 0 : skip - 1 }' <<<"$log" |
