@@ -17,7 +17,6 @@ time_to() {
 	"$DMEM_TOP/tests/build/balloon-time" "$DMEM_URI" "$1" "$2" 300
 }
 
-
 make -s -C "$DMEM_TOP/tests" bench-tools || exit 1
 vm_init
 declare -A DOWN UP

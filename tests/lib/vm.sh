@@ -203,6 +203,10 @@ vm_dmesg_clean() {
 	[ -z "$bad" ] || { echo "$bad" | head -n 20 | sed 's/^/# /'; return 1; }
 }
 
+# vm_has_alias NAME ALIAS: NAME's live definition has a device ALIAS
+# (a DIMM: dimm0, dimm1, ...).
+vm_has_alias() { vm_virsh dumpxml "$(vm_dom "$1")" | grep -q "<alias name='$2'/>"; }
+
 # vm_qemu_pid NAME: the PID of NAME's QEMU process.
 vm_qemu_pid() { cat "/run/libvirt/qemu/$(vm_dom "$1").pid" 2>/dev/null; }
 

@@ -69,7 +69,7 @@ vm_virsh setmem "$dom" $((512 + DIMM_MIB - 64))M --live
 on_target() { [ "$(vm_balloon_kib mm actual)" = $(((512 + DIMM_MIB - 64) * 1024)) ]; }
 vm_wait 60 on_target || bail "the balloon did not reach its target"
 vm_virsh detach-device-alias "$dom" dimm0 --live >/dev/null || bail "detach-device-alias failed"
-gone() { ! vm_virsh dumpxml "$dom" | grep -q "<alias name='dimm0'/>"; }
+gone() { ! vm_has_alias mm dimm0; }
 check "the DIMM unplugs" vm_wait 30 gone
 off=$(vm_exec mm "cat $S/offlined_kib")
 tap_diag "balloon given up in place: $((off / 1024)) MiB; migrated pages $(vm_vmstat mm balloon_migrate)"

@@ -23,7 +23,6 @@ cat >"$VM_DIR/dimm.xml" <<XML
 <memory model='dimm'><target><size unit='MiB'>256</size><node>0</node></target></memory>
 XML
 dimms() { vm_virsh dumpxml "$(vm_dom "$1")" | grep -c "<memory model='dimm'"; }
-has_alias() { vm_virsh dumpxml "$(vm_dom "$1")" | grep -q "<alias name='$2'/>"; }
 actual_is() { [ "$(vm_balloon_kib "$1" actual)" = "$2" ]; }
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
@@ -39,7 +38,7 @@ bal0=$(sysfs mv actual_kib)
 tap_diag "mv: balloon $((bal0 / 1024)) MiB over 512 MiB + 2 DIMMs"
 t0=$(date +%s%N)
 vm_virsh detach-device-alias "$(vm_dom mv)" dimm1 --live >/dev/null || bail "detach-device-alias failed"
-gone() { ! has_alias "$1" "$2"; }
+gone() { ! vm_has_alias "$1" "$2"; }
 check "mv: the DIMM is unplugged" vm_wait 20 gone mv dimm1
 tap_diag "mv: dimm1 unplugged in <= $(ms_since "$t0") ms (seen by polling the live XML)"
 off=$(sysfs mv offlined_kib)
@@ -86,7 +85,7 @@ sleep 1
 vm_virsh detach-device-alias "$(vm_dom nr)" dimm0 --live >/dev/null
 wait "$evpid"
 check "nr: libvirt reports the unplug refused" grep -q "device-removal-failed" "$VM_DIR/nr.event"
-check "nr: the DIMM stays" has_alias nr dimm0
+check "nr: the DIMM stays" vm_has_alias nr dimm0
 tap_diag "nr: after the refusal: balloon $(( $(sysfs nr actual_kib) / 1024 )) MiB, given up in place $(( $(sysfs nr offlined_kib) / 1024 )) MiB (a block that went offline before another refused, and came back), migrated $(vm_vmstat nr balloon_migrate)"
 # A cancelled offline puts the pages back at once; a block that went offline
 # (its pages given up) before another one refused comes back online empty,
